@@ -1,0 +1,140 @@
+package troupe
+
+import (
+	"context"
+	"time"
+)
+
+// ListOptions page through a collection ordered by creation time.
+type ListOptions struct {
+	Offset int
+	Limit  int // 0 means the default (1000)
+	Desc   bool
+}
+
+// RunFilter selects runs for a list; zero fields do not filter.
+type RunFilter struct {
+	ListOptions
+	ActorID       string
+	Statuses      []Status
+	StartedAfter  *time.Time // inclusive
+	StartedBefore *time.Time // inclusive
+}
+
+// StorageTx lets a run update write key-value records in the same
+// transaction as the run itself.
+type StorageTx interface {
+	PutRecord(ctx context.Context, storeID string, rec *Record) error
+}
+
+// RunMutation changes a run inside a store transaction. Returning an error
+// aborts the transaction and nothing is written.
+type RunMutation func(r *Run, tx StorageTx) error
+
+// ActorStore keeps actors and their builds.
+type ActorStore interface {
+	// CreateActor stores a new actor. actor-name-not-unique when the user
+	// already has an actor of that name.
+	CreateActor(ctx context.Context, a *Actor) error
+	// GetActor returns an actor by id. record-not-found.
+	GetActor(ctx context.Context, id string) (*Actor, error)
+	// GetActorByName returns an actor by its owner's username and its name.
+	// record-not-found.
+	GetActorByName(ctx context.Context, username, name string) (*Actor, error)
+	// ListActors lists actors by createdAt; it returns the page and the total.
+	ListActors(ctx context.Context, o ListOptions) ([]*Actor, int, error)
+	// UpdateActor changes an actor in one transaction. record-not-found,
+	// actor-name-not-unique.
+	UpdateActor(ctx context.Context, id string, fn func(a *Actor) error) (*Actor, error)
+	// DeleteActor deletes an actor and its builds. record-not-found.
+	DeleteActor(ctx context.Context, id string) error
+
+	// CreateBuild stores a new build and gives it the next build number of
+	// its actor version (MAJOR.MINOR.N, N from 1), atomically.
+	CreateBuild(ctx context.Context, b *Build) error
+	// GetBuild returns a build by id. record-not-found.
+	GetBuild(ctx context.Context, id string) (*Build, error)
+	// GetBuildByNumber returns an actor's build by its number. record-not-found.
+	GetBuildByNumber(ctx context.Context, actorID, number string) (*Build, error)
+	// ListBuilds lists an actor's builds by startedAt.
+	ListBuilds(ctx context.Context, actorID string, o ListOptions) ([]*Build, int, error)
+	// UpdateBuild changes a build in one transaction. record-not-found.
+	UpdateBuild(ctx context.Context, id string, fn func(b *Build) error) (*Build, error)
+}
+
+// RunStore keeps runs. Every status change goes through UpdateRun, which is a
+// compare-and-set on the run's version.
+type RunStore interface {
+	// CreateRun stores a new run, its default dataset, key-value store and
+	// request queue (ids already set on r) and, when input is not nil, its
+	// INPUT record, all in one transaction.
+	CreateRun(ctx context.Context, r *Run, input *Record) error
+	// GetRun returns a run by id. record-not-found.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// ListRuns lists runs by startedAt; it returns the page and the total.
+	ListRuns(ctx context.Context, f RunFilter) ([]*Run, int, error)
+	// LastRun returns the actor's most recently started run, of the given
+	// status when status is not empty. record-not-found.
+	LastRun(ctx context.Context, actorID string, status Status) (*Run, error)
+	// ActiveRuns returns every run that is not terminal.
+	ActiveRuns(ctx context.Context) ([]*Run, error)
+	// UpdateRun reads the run, applies fn and writes the result in one
+	// transaction, failing with conflict if the run changed in between.
+	// record-not-found, or fn's error.
+	UpdateRun(ctx context.Context, id string, fn RunMutation) (*Run, error)
+	// DeleteRun deletes a run, its log and those of its default storages
+	// that no other run uses. record-not-found.
+	DeleteRun(ctx context.Context, id string) error
+}
+
+// LogStore keeps the logs of runs and builds, one ordered list of chunks per
+// job.
+type LogStore interface {
+	// AppendLog appends text (whole lines, each ending in "\n") to a job's log.
+	AppendLog(ctx context.Context, jobID string, text []byte) error
+	// ReadLog returns the log text after the chunk afterSeq (0: from the
+	// start) and the sequence number to read on from.
+	ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte, int64, error)
+}
+
+// RecordStore keeps key-value stores and their records.
+type RecordStore interface {
+	// CreateStorage stores a new storage of s.Kind. With a name, an existing
+	// storage of that kind and name is returned instead (created=false).
+	CreateStorage(ctx context.Context, s *Storage) (got *Storage, created bool, err error)
+	// GetStorage returns a storage by kind and id. record-not-found.
+	GetStorage(ctx context.Context, kind StorageKind, id string) (*Storage, error)
+	// GetStorageByName returns a storage by kind and name. record-not-found.
+	GetStorageByName(ctx context.Context, kind StorageKind, name string) (*Storage, error)
+	// ListStorages lists storages of a kind by createdAt; unnamed ones only
+	// when unnamed is set.
+	ListStorages(ctx context.Context, kind StorageKind, unnamed bool, o ListOptions) ([]*Storage, int, error)
+	// UpdateStorage changes a storage's name or title. record-not-found.
+	UpdateStorage(ctx context.Context, kind StorageKind, id string, fn func(s *Storage) error) (*Storage, error)
+	// DeleteStorage deletes a storage and its content. record-not-found.
+	DeleteStorage(ctx context.Context, kind StorageKind, id string) error
+
+	// GetRecord returns a record. record-not-found.
+	GetRecord(ctx context.Context, storeID, key string) (*Record, error)
+	// PutRecord creates or replaces a record. record-not-found (no store).
+	PutRecord(ctx context.Context, storeID string, rec *Record) error
+	// DeleteRecord deletes a record. record-not-found.
+	DeleteRecord(ctx context.Context, storeID, key string) error
+}
+
+// Store is everything troupe keeps. Implementations: sqlite, postgres.
+type Store interface {
+	ActorStore
+	RunStore
+	LogStore
+	RecordStore
+	// Setting returns the value of a server-wide setting, storing def first
+	// when the setting has none (so every replica agrees on it).
+	Setting(ctx context.Context, key, def string) (string, error)
+	// Watch returns a channel that receives a value after the job (run or
+	// build) with this id changes or its log grows, and a function that stops
+	// the watch. Sends never block; a change is never lost between two
+	// receives (the channel has room for one pending signal).
+	Watch(jobID string) (<-chan struct{}, func())
+	Close() error
+}
