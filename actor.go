@@ -104,6 +104,8 @@ type Build struct {
 	InputSchema json.RawMessage `json:"inputSchema,omitempty"`
 	// ActorVersion is the version ("0.0") the build was made from.
 	ActorVersion string `json:"actVersion"`
+	// Tag is the tag (e.g. "latest") the build gets when it succeeds.
+	Tag string `json:"buildTag,omitempty"`
 	// Command is the start command (argv) taken from the Dockerfile's CMD.
 	Command []string `json:"-"`
 	// Env holds the version's environment variables.

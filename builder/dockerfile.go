@@ -1,0 +1,135 @@
+package builder
+
+import (
+	"bufio"
+	"encoding/json"
+	"strings"
+)
+
+// dockerfile is what troupe takes from an actor's Dockerfile: the start
+// command (ENTRYPOINT + CMD, in exec or shell form) and ENV variables.
+type dockerfile struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        [][2]string
+}
+
+// parseDockerfile reads the instructions troupe honours. Line continuations
+// and comments are handled; other instructions are ignored (a local build
+// has no image to FROM, COPY into or RUN in).
+func parseDockerfile(src string) dockerfile {
+	var d dockerfile
+	for _, ins := range instructions(src) {
+		word, rest, _ := strings.Cut(ins, " ")
+		rest = strings.TrimSpace(rest)
+		switch strings.ToUpper(word) {
+		case "CMD":
+			d.Cmd = commandForm(rest)
+		case "ENTRYPOINT":
+			d.Entrypoint = commandForm(rest)
+			d.Cmd = nil // as in Docker: a new ENTRYPOINT resets CMD
+		case "ENV":
+			d.Env = append(d.Env, envPairs(rest)...)
+		case "FROM":
+			// A new stage starts afresh.
+			d = dockerfile{Env: nil}
+		}
+	}
+	return d
+}
+
+// Command returns the argv the Dockerfile starts, or nil.
+func (d dockerfile) Command() []string {
+	if len(d.Entrypoint) == 0 && len(d.Cmd) == 0 {
+		return nil
+	}
+	return append(append([]string{}, d.Entrypoint...), d.Cmd...)
+}
+
+func instructions(src string) []string {
+	var out []string
+	var cur strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(src))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if cur.Len() == 0 && (line == "" || strings.HasPrefix(line, "#")) {
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			continue // comment inside a continued instruction
+		}
+		if strings.HasSuffix(line, "\\") {
+			cur.WriteString(strings.TrimSuffix(line, "\\"))
+			cur.WriteByte(' ')
+			continue
+		}
+		cur.WriteString(line)
+		out = append(out, strings.TrimSpace(cur.String()))
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		out = append(out, strings.TrimSpace(cur.String()))
+	}
+	return out
+}
+
+// commandForm parses the exec form (a JSON array) or the shell form (run
+// with /bin/sh -c).
+func commandForm(s string) []string {
+	if strings.HasPrefix(s, "[") {
+		var argv []string
+		if err := json.Unmarshal([]byte(s), &argv); err == nil {
+			return argv
+		}
+	}
+	if s == "" {
+		return nil
+	}
+	return []string{"/bin/sh", "-c", s}
+}
+
+// envPairs parses `ENV K=V K2="V 2"` and the legacy `ENV K V`.
+func envPairs(s string) [][2]string {
+	if !strings.Contains(strings.SplitN(s, " ", 2)[0], "=") {
+		k, v, _ := strings.Cut(s, " ")
+		return [][2]string{{k, strings.TrimSpace(v)}}
+	}
+	var out [][2]string
+	for _, w := range shellWords(s) {
+		if k, v, ok := strings.Cut(w, "="); ok {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out
+}
+
+// shellWords splits on spaces outside double or single quotes and removes
+// the quotes.
+func shellWords(s string) []string {
+	var out []string
+	var cur strings.Builder
+	var quote rune
+	inWord := false
+	for _, c := range s {
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\''):
+			quote, inWord = c, true
+		case quote == 0 && (c == ' ' || c == '\t'):
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out
+}

@@ -1,0 +1,39 @@
+package builder
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParseDockerfile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"ExecForm", "FROM node:20\nCOPY . ./\nCMD [\"node\", \"main.js\"]\n", []string{"node", "main.js"}},
+		{"ShellForm", "FROM x\nCMD npm start --silent", []string{"/bin/sh", "-c", "npm start --silent"}},
+		{"LastCMDWins", "CMD [\"a\"]\nCMD [\"b\"]", []string{"b"}},
+		{"Continuation", "CMD node \\\n  main.js \\\n  --flag", []string{"/bin/sh", "-c", "node  main.js  --flag"}},
+		{"Entrypoint", "ENTRYPOINT [\"python3\", \"-m\"]\nCMD [\"src\"]", []string{"python3", "-m", "src"}},
+		{"EntrypointResetsCmd", "CMD [\"x\"]\nENTRYPOINT [\"node\", \"a.js\"]", []string{"node", "a.js"}},
+		{"NewStageResets", "FROM a AS build\nCMD [\"x\"]\nFROM b\nCOPY --from=build . .", nil},
+		{"Comments", "# CMD [\"no\"]\nCMD [\"yes\"] ", []string{"yes"}},
+		{"None", "FROM node\nRUN npm i", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseDockerfile(tc.src).Command(); !slices.Equal(got, tc.want) {
+				t.Errorf("command %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseDockerfileEnv(t *testing.T) {
+	t.Parallel()
+	d := parseDockerfile("ENV A=1 B=\"two words\"\nENV LEGACY some value\n")
+	want := [][2]string{{"A", "1"}, {"B", "two words"}, {"LEGACY", "some value"}}
+	if !slices.Equal(d.Env, want) {
+		t.Errorf("env %q, want %q", d.Env, want)
+	}
+}

@@ -1,0 +1,232 @@
+// Package controller is the only code in troupe that starts and stops run
+// processes. It reconciles what users asked for (recorded in the store by the
+// API) with what is running: it starts READY runs, restarts a run's process on
+// reboot, metamorph and resurrect, stops it on abort (at once or after the
+// grace period) and on timeout, and turns a process's exit into the run's
+// final status. Every status change is a compare-and-set in the store.
+package controller
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/troupehq/troupe"
+)
+
+// Events is the per-run events websocket hub.
+type Events interface {
+	// Send pushes an event to the run's process (queued until it connects).
+	Send(runID, name string, data any) int
+	// Forget drops the run's queued events and closes its connections.
+	Forget(runID string)
+}
+
+// Config configures a Controller.
+type Config struct {
+	Store    troupe.Store
+	Executor troupe.Executor
+	Events   Events
+	// PublicURL is the API's base URL as run processes reach it, without
+	// "/v2" (e.g. http://127.0.0.1:8700).
+	PublicURL string
+	// RunTokenSecret signs the API tokens runs get.
+	RunTokenSecret []byte
+	UserID         string
+	// DataDir holds the runs' working folders (DataDir/runs/RUNID).
+	DataDir string
+	// GracePeriod is how long a graceful abort waits before it kills the
+	// process (default 30s); TimeoutGrace the same for a timeout (default 5s).
+	GracePeriod  time.Duration
+	TimeoutGrace time.Duration
+	// MaxErrorRestarts bounds restarts of a run with restartOnError (default 3).
+	MaxErrorRestarts int
+	// Instance names this controller as a run's owner.
+	Instance string
+	// BaseEnv is added to every run's environment (e.g. PATH).
+	BaseEnv []string
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Controller runs the runs. Create it with New, then Start it.
+type Controller struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	runners map[string]*runner
+	closed  bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a controller; it does nothing until Start.
+func New(cfg Config) *Controller {
+	if cfg.GracePeriod == 0 {
+		cfg.GracePeriod = 30 * time.Second
+	}
+	if cfg.TimeoutGrace == 0 {
+		cfg.TimeoutGrace = 5 * time.Second
+	}
+	if cfg.MaxErrorRestarts == 0 {
+		cfg.MaxErrorRestarts = 3
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = troupe.Now
+	}
+	if cfg.Instance == "" {
+		h, _ := os.Hostname()
+		cfg.Instance = h + "-" + troupe.NewID()[:6]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Controller{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, ctx: ctx, cancel: cancel}
+}
+
+// Start recovers the runs a previous server left behind and starts
+// controlling them: READY runs are started; live runs whose process was lost
+// are restarted with the same id and storages (stats.migrationCount) or, when
+// their actor forbids restarts, end with a status message saying why.
+func (c *Controller) Start(ctx context.Context) error {
+	runs, err := c.cfg.Store.ActiveRuns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if err := c.recover(ctx, r); err != nil {
+			c.log.Error("recover run", "run", r.ID, "err", err)
+		}
+		c.Wake(r.ID)
+	}
+	return nil
+}
+
+func (c *Controller) recover(ctx context.Context, r *troupe.Run) error {
+	if r.Status == troupe.StatusReady {
+		return nil
+	}
+	if r.Control.PID != 0 {
+		if err := c.cfg.Executor.KillOrphan(r.Control.PID, r.Control.PIDStartTime); err != nil {
+			c.log.Warn("kill orphan", "run", r.ID, "pid", r.Control.PID, "err", err)
+		}
+	}
+	forbid := false
+	if a, err := c.cfg.Store.GetActor(ctx, r.ActID); err == nil {
+		forbid = a.RestartsForbidden
+	}
+	_, err := c.update(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
+		now := c.cfg.Now()
+		switch {
+		case r.Status == troupe.StatusRunning && !forbid:
+			return r.Restart(true, "The run's process was lost when troupe stopped; troupe restarted it (migration).", now)
+		case r.Status == troupe.StatusRunning:
+			return r.Fail("The run's process was lost when troupe stopped, and its actor does not allow restarts.", now)
+		case r.Status == troupe.StatusAborting:
+			return r.Fail("Run was aborted; troupe stopped while the abort was in progress.", now)
+		case r.Status == troupe.StatusTimingOut:
+			return r.Fail("Run timed out; troupe stopped while it was timing out.", now)
+		}
+		return errNoChange
+	})
+	return err
+}
+
+// Stop stops controlling runs. With kill set it kills every process it runs
+// (their runs stay live in the store and are restarted by the next Start);
+// otherwise processes are left to die with the server.
+func (c *Controller) Stop(kill bool) {
+	c.mu.Lock()
+	c.closed = true
+	rs := make([]*runner, 0, len(c.runners))
+	for _, r := range c.runners {
+		rs = append(rs, r)
+	}
+	c.mu.Unlock()
+	if kill {
+		for _, r := range rs {
+			r.killNow()
+		}
+	}
+	c.cancel()
+	c.wg.Wait()
+}
+
+// Wake tells the controller that the run's desired state may have changed.
+func (c *Controller) Wake(runID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if r, ok := c.runners[runID]; ok {
+		r.wake()
+		return
+	}
+	r := newRunner(c, runID)
+	c.runners[runID] = r
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		r.loop()
+		c.mu.Lock()
+		delete(c.runners, runID)
+		again := r.wokenAfterExit()
+		c.mu.Unlock()
+		if again {
+			c.Wake(runID)
+		}
+	}()
+}
+
+// Stats returns the latest resource sample of a run this controller runs.
+func (c *Controller) Stats(runID string) (troupe.ProcessStats, bool) {
+	c.mu.Lock()
+	r, ok := c.runners[runID]
+	c.mu.Unlock()
+	if !ok {
+		return troupe.ProcessStats{}, false
+	}
+	return r.stats()
+}
+
+// MemoryLimit returns the memory limit in bytes of a run this controller
+// runs (0 when unknown).
+func (c *Controller) MemoryLimit(runID string) int64 {
+	c.mu.Lock()
+	r, ok := c.runners[runID]
+	c.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return r.memoryLimit()
+}
+
+var errNoChange = errors.New("no change")
+
+// update applies fn to the run, retrying on compare-and-set conflicts. fn
+// returning errNoChange leaves the run as it is and returns it.
+func (c *Controller) update(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := c.cfg.Store.UpdateRun(ctx, id, fn)
+		if errors.Is(err, errNoChange) {
+			return c.cfg.Store.GetRun(ctx, id)
+		}
+		if troupe.ErrorType(err) == troupe.ErrConflict && attempt < 20 {
+			continue
+		}
+		return r, err
+	}
+}
+
+func (c *Controller) runDir(runID string) string {
+	return filepath.Join(c.cfg.DataDir, "runs", runID)
+}

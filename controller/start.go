@@ -1,0 +1,189 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/troupehq/troupe"
+)
+
+// startProc starts the process of the run's current generation: a fresh
+// working folder, the environment of an Apify platform run, and the build's
+// start command.
+func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
+	st := r.c.cfg.Store
+	build, err := st.GetBuild(ctx, run.BuildID)
+	if err != nil {
+		return err
+	}
+	if build.Status != troupe.StatusSucceeded || len(build.Command) == 0 {
+		return troupe.Errorf(troupe.ErrBuildFailed, "Build %s (%s) is %s and cannot be run.", build.BuildNumber, build.ID, build.Status)
+	}
+	actor, err := st.GetActor(ctx, run.ActID)
+	if err != nil {
+		return err
+	}
+	dir, err := r.prepareDir(build.Dir)
+	if err != nil {
+		return fmt.Errorf("prepare working folder: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return fmt.Errorf("pick web server port: %w", err)
+	}
+	gen := run.Control.Generation
+	env := r.env(run, actor, build, dir, port)
+	r.c.cfg.Events.Forget(r.id)
+	if run.Control.StartedGeneration > 0 {
+		r.sink.system(fmt.Sprintf("Starting %s/%s build %s again (restart %d of this run).", actor.Username, actor.Name, build.BuildNumber, gen-1))
+	}
+	p, err := r.c.cfg.Executor.Start(ctx, &troupe.ExecSpec{
+		RunID:        r.id,
+		Generation:   gen,
+		Command:      build.Command,
+		Dir:          dir,
+		Env:          env,
+		MemoryMbytes: run.Options.MemoryMbytes,
+		Output:       r.sink.line,
+	})
+	if err != nil {
+		return err
+	}
+	r.proc, r.procGen = p, gen
+	r.memBytes = int64(run.Options.MemoryMbytes) << 20
+	r.setShared(p, r.memBytes)
+	containerURL := "http://127.0.0.1:" + strconv.Itoa(port)
+	_, err = r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
+		if run.Control.Generation != gen {
+			return errNoChange
+		}
+		run.Control.PID, run.Control.PIDStartTime = p.PID(), p.StartTime()
+		run.Control.StartedGeneration = gen
+		run.Control.Owner = r.c.cfg.Instance
+		run.ContainerURL = containerURL
+		return nil
+	})
+	if err != nil {
+		r.c.log.Error("record run process", "run", r.id, "err", err)
+	}
+	return nil
+}
+
+// prepareDir makes a fresh working folder for the run whose entries link to
+// the build's files, so that relative paths in the start command work and
+// whatever the process writes at the top level stays in the run's folder.
+func (r *runner) prepareDir(buildDir string) (string, error) {
+	dir := r.c.runDir(r.id)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(buildDir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if err := os.Symlink(filepath.Join(buildDir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// env returns the whole environment of the run's process: the base
+// environment, the version's variables, and the ACTOR_*/APIFY_* variables
+// of the Apify platform, each only when it has a true value.
+func (r *runner) env(run *troupe.Run, actor *troupe.Actor, build *troupe.Build, dir string, port int) []string {
+	cfg := r.c.cfg
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	wsURL := strings.Replace(base, "http", "ws", 1) + "/v2/actor-runs/" + run.ID + "/events?token=" +
+		url.QueryEscape(troupe.RunToken(cfg.RunTokenSecret, run.ID))
+	vars := [][2]string{
+		{"HOME", dir},
+		{"APIFY_IS_AT_HOME", "1"},
+		{"APIFY_TOKEN", troupe.RunToken(cfg.RunTokenSecret, run.ID)},
+		{"APIFY_API_BASE_URL", base},
+		{"APIFY_API_PUBLIC_BASE_URL", base},
+		{"APIFY_USER_ID", run.UserID},
+		{"APIFY_HEADLESS", "1"},
+		{"APIFY_DEDICATED_CPUS", strconv.Itoa(runtime.NumCPU())},
+		{"APIFY_ACTOR_PRICING_INFO", `{"pricingModel":"FREE"}`},
+		{"APIFY_CHARGED_ACTOR_EVENT_COUNTS", "{}"},
+		{"APIFY_META_ORIGIN", run.Meta.Origin},
+		{"ACTOR_RUN_ID", run.ID},
+		{"ACTOR_ID", actor.ID},
+		{"ACTOR_FULL_NAME", actor.Username + "/" + actor.Name},
+		{"ACTOR_BUILD_ID", build.ID},
+		{"ACTOR_BUILD_NUMBER", build.BuildNumber},
+		{"ACTOR_DEFAULT_DATASET_ID", run.DefaultDatasetID},
+		{"ACTOR_DEFAULT_KEY_VALUE_STORE_ID", run.DefaultKeyValueStoreID},
+		{"ACTOR_DEFAULT_REQUEST_QUEUE_ID", run.DefaultRequestQueueID},
+		{"ACTOR_INPUT_KEY", inputKey(run)},
+		{"ACTOR_EVENTS_WEBSOCKET_URL", wsURL},
+		{"ACTOR_MEMORY_MBYTES", strconv.Itoa(run.Options.MemoryMbytes)},
+		{"ACTOR_STARTED_AT", run.StartedAt.UTC().Format(isoMillis)},
+		{"ACTOR_WEB_SERVER_PORT", strconv.Itoa(port)},
+		{"ACTOR_WEB_SERVER_URL", "http://127.0.0.1:" + strconv.Itoa(port)},
+	}
+	if tags := buildTags(actor, build); tags != "" {
+		vars = append(vars, [2]string{"ACTOR_BUILD_TAGS", tags})
+	}
+	if run.Control.TimeoutAt != nil {
+		vars = append(vars, [2]string{"ACTOR_TIMEOUT_AT", run.Control.TimeoutAt.UTC().Format(isoMillis)})
+	}
+	if run.Options.MaxItems != nil {
+		vars = append(vars, [2]string{"ACTOR_MAX_PAID_DATASET_ITEMS", strconv.Itoa(*run.Options.MaxItems)})
+	}
+	if run.Options.RestartOnError {
+		vars = append(vars, [2]string{"ACTOR_RESTART_ON_ERROR", "1"})
+	}
+	env := make([]string, 0, len(cfg.BaseEnv)+len(build.Env)+len(vars))
+	env = append(env, cfg.BaseEnv...)
+	for _, v := range build.Env {
+		env = append(env, v.Name+"="+v.Value)
+	}
+	for _, v := range vars {
+		if v[1] != "" {
+			env = append(env, v[0]+"="+v[1])
+		}
+	}
+	return env
+}
+
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+func inputKey(run *troupe.Run) string {
+	if run.Control.InputKey != "" {
+		return run.Control.InputKey
+	}
+	return "INPUT"
+}
+
+func buildTags(a *troupe.Actor, b *troupe.Build) string {
+	var tags []string
+	for tag, tb := range a.TaggedBuilds {
+		if tb != nil && tb.BuildID == b.ID {
+			tags = append(tags, tag)
+		}
+	}
+	return strings.Join(tags, ",")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+

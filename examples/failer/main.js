@@ -1,0 +1,3 @@
+// Writes a line and fails with exit code 3.
+console.log('about to fail');
+process.exit(3);
