@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/api"
+	"github.com/troupehq/troupe/builder"
+	"github.com/troupehq/troupe/controller"
+	"github.com/troupehq/troupe/events"
+	"github.com/troupehq/troupe/examples"
+	"github.com/troupehq/troupe/executor/process"
+	"github.com/troupehq/troupe/sqlite"
+)
+
+type serveOptions struct {
+	listen       string
+	dataDir      string
+	publicURL    string
+	username     string
+	gracePeriod  time.Duration
+	timeoutGrace time.Duration
+	examples     bool
+	logLevel     string
+}
+
+func newServeCmd() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start the troupe server (SQLite store, local processes)",
+		Long: `Start the troupe server. It keeps its data (SQLite database, builds, token) in
+--data, listens on --listen (loopback by default) and requires a token on every
+request: TROUPE_TOKEN when set, otherwise one generated at first start, printed
+once and kept in the data folder.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8700", "address to listen on")
+	f.StringVar(&o.dataDir, "data", defaultDataDir(), "data folder")
+	f.StringVar(&o.publicURL, "public-url", "", "base URL run processes use to reach the API (default: the listen address)")
+	f.StringVar(&o.username, "username", "local", "username of the account troupe serves (used in user~name ids)")
+	f.DurationVar(&o.gracePeriod, "grace-period", 30*time.Second, "how long a graceful abort waits before it kills the run")
+	f.DurationVar(&o.timeoutGrace, "timeout-grace", 5*time.Second, "how long a timed-out run gets to stop before it is killed")
+	f.BoolVar(&o.examples, "examples", true, "install the example actors at start when they are missing")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("TROUPE_DATA"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".troupe")
+	}
+	return ".troupe"
+}
+
+func runServe(ctx context.Context, o serveOptions) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	token, err := adminToken(o.dataDir)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(filepath.Join(o.dataDir, "troupe.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer db.Close()
+	userID, err := db.Setting(ctx, "user_id", troupe.NewID())
+	if err != nil {
+		return err
+	}
+	username, err := db.Setting(ctx, "username", o.username)
+	if err != nil {
+		return err
+	}
+	secret, err := db.Setting(ctx, "run_token_secret", randomHex(32))
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	publicURL := strings.TrimRight(o.publicURL, "/")
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+
+	var ctrl *controller.Controller
+	hub := events.NewHub(events.Options{
+		Stats:       func(runID string) (troupe.ProcessStats, bool) { return ctrl.Stats(runID) },
+		MemoryLimit: func(runID string) int64 { return ctrl.MemoryLimit(runID) },
+		Logger:      logger,
+	})
+	defer hub.Close()
+	ctrl = controller.New(controller.Config{
+		Store:          db,
+		Executor:       process.New(process.Options{Logger: logger}),
+		Events:         hub,
+		PublicURL:      publicURL,
+		RunTokenSecret: []byte(secret),
+		UserID:         userID,
+		DataDir:        o.dataDir,
+		GracePeriod:    o.gracePeriod,
+		TimeoutGrace:   o.timeoutGrace,
+		BaseEnv:        baseEnv,
+		Logger:         logger,
+	})
+	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger})
+	srv := api.New(api.Config{
+		Store: db, Controller: ctrl, Builder: bld, Events: hub,
+		Token: token, RunTokenSecret: []byte(secret),
+		UserID: userID, Username: username, Logger: logger,
+	})
+	if err := ctrl.Start(ctx); err != nil {
+		return fmt.Errorf("recover runs: %w", err)
+	}
+	if err := bld.Start(ctx); err != nil {
+		return fmt.Errorf("recover builds: %w", err)
+	}
+	if o.examples {
+		if err := installExamples(ctx, db, bld, userID, username); err != nil {
+			logger.Error("install example actors", "err", err)
+		}
+	}
+
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	fmt.Fprintf(os.Stderr, "troupe: listening on %s (data in %s)\n", publicURL, o.dataDir)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	// Runs stay RUNNING in the store; the next start restarts them.
+	ctrl.Stop(true)
+	bld.Stop()
+	return nil
+}
+
+// adminToken returns TROUPE_TOKEN, or the token kept in the data folder,
+// generating and printing it once when there is none.
+func adminToken(dataDir string) (string, error) {
+	if t := os.Getenv("TROUPE_TOKEN"); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(dataDir, "token")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	token := "troupe_" + randomHex(20)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save token: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "troupe: generated the admin token (kept in %s; it is not printed again):\n\n    export TROUPE_TOKEN=%s\n\n", path, token)
+	return token, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// installExamples creates each example actor that does not exist yet and
+// builds it.
+func installExamples(ctx context.Context, st troupe.Store, bld *builder.Builder, userID, username string) error {
+	for _, name := range examples.Names {
+		if _, err := st.GetActorByName(ctx, username, name); err == nil {
+			continue
+		} else if !troupe.IsNotFound(err) {
+			return err
+		}
+		sub, err := fs.Sub(examples.FS, name)
+		if err != nil {
+			return err
+		}
+		files, err := troupe.ReadSourceFiles(sub)
+		if err != nil {
+			return err
+		}
+		now := troupe.Now()
+		a := &troupe.Actor{
+			ID: troupe.NewID(), UserID: userID, Username: username, Name: name,
+			CreatedAt: now, ModifiedAt: now,
+			Versions: []troupe.Version{{VersionNumber: "0.1", SourceType: troupe.SourceFiles,
+				SourceFiles: files, BuildTag: "latest", EnvVars: []troupe.EnvVar{}}},
+			DefaultRunOptions: troupe.DefaultRunOptions{Build: "latest", TimeoutSecs: 3600, MemoryMbytes: 1024},
+			TaggedBuilds:      map[string]*troupe.TaggedBuild{},
+		}
+		if err := st.CreateActor(ctx, a); err != nil {
+			return err
+		}
+		b := &troupe.Build{ID: troupe.NewID(), ActID: a.ID, UserID: userID, StartedAt: now,
+			Status: troupe.StatusReady, Meta: troupe.RunMeta{Origin: troupe.OriginDevelopment},
+			ActorVersion: "0.1", Tag: "latest", Options: troupe.BuildOptions{MemoryMbytes: 1024, DiskMbytes: 2048}}
+		if err := st.CreateBuild(ctx, b); err != nil {
+			return err
+		}
+		bld.Enqueue(b.ID)
+	}
+	return nil
+}
