@@ -1,0 +1,281 @@
+package process_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/executor/executortest"
+	"github.com/troupehq/troupe/executor/process"
+	"golang.org/x/sys/unix"
+)
+
+// newExecutor samples fast, and waits long for output to drain so that a
+// test passing because of the drain timeout rather than the group kill
+// would show up as slow.
+func newExecutor(t *testing.T, noCgroup bool) *process.Executor {
+	return process.New(process.Options{
+		SampleInterval: 100 * time.Millisecond,
+		WaitDelay:      time.Minute,
+		NoCgroup:       noCgroup,
+	})
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("TROUPE_TEST_SERVER") == "1" {
+		fakeServer()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestExecutor(t *testing.T) {
+	t.Parallel()
+	t.Logf("memory enforcement here: %s", newExecutor(t, false).MemoryEnforcement())
+	executortest.Run(t, func(t *testing.T) troupe.Executor { return newExecutor(t, false) })
+}
+
+func TestExecutorSampling(t *testing.T) {
+	t.Parallel()
+	ex := newExecutor(t, true)
+	if got := ex.MemoryEnforcement(); got != "sampling" {
+		t.Fatalf("MemoryEnforcement() = %q, want sampling", got)
+	}
+	executortest.Run(t, func(t *testing.T) troupe.Executor { return newExecutor(t, true) })
+}
+
+func TestStartMissingCommand(t *testing.T) {
+	t.Parallel()
+	ex := newExecutor(t, false)
+	_, err := ex.Start(t.Context(), &troupe.ExecSpec{
+		Command: []string{"troupe-no-such-command"}, Dir: t.TempDir(), Env: executortest.Env,
+	})
+	if !errors.Is(err, exec.ErrNotFound) {
+		t.Fatalf("Start() error = %v, want exec.ErrNotFound", err)
+	}
+}
+
+func TestCommandFromSpecPath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := dir + "/bin"
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+"/hello-troupe", []byte("#!/bin/sh\necho hello from $0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := executortest.NewOutput(t, "")
+	p, err := newExecutor(t, false).Start(t.Context(), &troupe.ExecSpec{
+		Command: []string{"hello-troupe"}, Dir: dir, Env: []string{"PATH=" + bin + ":/usr/bin:/bin"}, Output: out.Func,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	if got, want := out.Lines(), "hello from "+bin+"/hello-troupe"; len(got) != 1 || got[0] != want {
+		t.Errorf("output = %q, want [%s]", got, want)
+	}
+}
+
+func TestVeryLongLineIsSplit(t *testing.T) {
+	t.Parallel()
+	size := 2*process.MaxLineBytes + 1000
+	out := executortest.NewOutput(t, "")
+	p := executortest.Start(t, newExecutor(t, false), fmt.Sprintf(`head -c %d /dev/zero | tr '\0' y; echo; echo next`, size), out, 0)
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	lines := out.Lines()
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want 3 pieces and one more line", len(lines))
+	}
+	for i, want := range []int{process.MaxLineBytes, process.MaxLineBytes, 1000} {
+		if len(lines[i]) != want || strings.Trim(lines[i], "y") != "" {
+			t.Errorf("piece %d has %d bytes, want %d y's", i, len(lines[i]), want)
+		}
+	}
+	if lines[3] != "next" {
+		t.Errorf("last line = %q, want next", lines[3])
+	}
+}
+
+// TestKillReachesGrandchild checks that the background child itself is
+// dead, not only that the output closed.
+func TestKillReachesGrandchild(t *testing.T) {
+	t.Parallel()
+	out := executortest.NewOutput(t, "")
+	ready := make(chan string, 1)
+	p, err := newExecutor(t, false).Start(t.Context(), &troupe.ExecSpec{
+		Command: []string{"sh", "-c", `sleep 100 & echo $!; sleep 100`}, Dir: t.TempDir(), Env: executortest.Env,
+		Output: func(line string) { out.Func(line); ready <- line },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpid, err := strconv.Atoi(<-ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := watchExit(t, gpid)
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	waitExit(t, exited, gpid)
+}
+
+func TestShortRunHasStats(t *testing.T) {
+	t.Parallel()
+	p := executortest.Start(t, newExecutor(t, false), `i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done`, nil, 0)
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	if st := p.Stats(); st.MemMaxBytes == 0 || st.MemAvgBytes == 0 || st.CPUAvgUsage == 0 {
+		t.Errorf("Stats() = %+v; want memory and CPU figures", st)
+	}
+}
+
+func TestStartTime(t *testing.T) {
+	t.Parallel()
+	p := executortest.Start(t, newExecutor(t, false), `sleep 100`, nil, 0)
+	if got, want := p.StartTime(), statStartTime(t, p.PID()); got != want || got == 0 {
+		t.Errorf("StartTime() = %d, want %d from /proc", got, want)
+	}
+}
+
+// TestKillOrphanLeaderGone kills what is left of a group whose leader died
+// with the server that started it.
+func TestKillOrphanLeaderGone(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sh", "-c", `sleep 100 & echo $!; exec sleep 100`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(gpid, syscall.SIGKILL) })
+	start := statStartTime(t, cmd.Process.Pid)
+	exited := watchExit(t, gpid)
+	_ = cmd.Process.Kill() // the leader alone
+	_ = cmd.Wait()
+
+	ex := newExecutor(t, false)
+	// A start time after the grandchild's: not this group.
+	if err := ex.KillOrphan(cmd.Process.Pid, statStartTime(t, gpid)+1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", gpid)); err != nil {
+		t.Fatalf("grandchild gone after KillOrphan with a later start time: %v", err)
+	}
+	if err := ex.KillOrphan(cmd.Process.Pid, start); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, gpid)
+}
+
+// TestServerDeathKillsProcess runs this test binary as a server that starts
+// a process, kills that server, and checks that the process dies with it.
+func TestServerDeathKillsProcess(t *testing.T) {
+	t.Parallel()
+	srv := exec.Command(os.Args[0], "-test.run=^$")
+	srv.Env = append(os.Environ(), "TROUPE_TEST_SERVER=1")
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = srv.Process.Kill()
+		t.Fatalf("fake server: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+	exited := watchExit(t, pid)
+	_ = srv.Process.Kill()
+	_ = srv.Wait()
+	waitExit(t, exited, pid)
+}
+
+// fakeServer starts a sleeping process, prints its pid and waits to be
+// killed.
+func fakeServer() {
+	p, err := process.New(process.Options{}).Start(context.Background(), &troupe.ExecSpec{
+		Command: []string{"sleep", "100"}, Env: executortest.Env,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(p.PID())
+	<-p.Done()
+	os.Exit(1)
+}
+
+// watchExit opens a pidfd for pid; it becomes readable when pid exits.
+func watchExit(t *testing.T, pid int) int {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatalf("pidfd_open(%d): %v", pid, err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// waitExit fails unless the process of pidfd exits within DoneTimeout.
+func waitExit(t *testing.T, pidfd, pid int) {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(executortest.DoneTimeout)
+	for {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("process %d still alive", pid)
+		}
+		return
+	}
+}
+
+func statStartTime(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+	n, err := strconv.ParseUint(string(fields[22-3]), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,94 @@
+package process
+
+import (
+	"time"
+)
+
+// The executor runs one sampler goroutine while it has live processes. Each
+// tick it scans /proc once for all processes without a cgroup (rather than
+// once per process) and reads the cgroup files of the others.
+
+// register adds p to the sampled processes and asks for a first sample
+// shortly.
+func (e *Executor) register(p *Process) {
+	e.mu.Lock()
+	e.live[p] = struct{}{}
+	if !e.sampling {
+		e.sampling = true
+		go e.sampleLoop()
+	}
+	e.mu.Unlock()
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Executor) unregister(p *Process) {
+	e.mu.Lock()
+	delete(e.live, p)
+	e.mu.Unlock()
+}
+
+func (e *Executor) sampleLoop() {
+	tick := time.NewTicker(e.interval)
+	defer tick.Stop()
+	var soon <-chan time.Time
+	for {
+		select {
+		case <-tick.C:
+		case <-e.kick:
+			if soon == nil {
+				soon = time.After(firstSampleDelay)
+			}
+			continue
+		case <-soon:
+			soon = nil
+		}
+		if !e.sampleAll() {
+			return
+		}
+	}
+}
+
+// sampleAll samples every live process. It returns false, and marks the
+// sampler stopped, when there are none.
+func (e *Executor) sampleAll() bool {
+	e.mu.Lock()
+	if len(e.live) == 0 {
+		e.sampling = false
+		e.mu.Unlock()
+		return false
+	}
+	procs := make([]*Process, 0, len(e.live))
+	for p := range e.live {
+		procs = append(procs, p)
+	}
+	e.mu.Unlock()
+
+	groups := make(map[int]*groupUsage)
+	for _, p := range procs {
+		if p.cg == nil {
+			groups[p.pid] = &groupUsage{}
+		}
+	}
+	if len(groups) > 0 {
+		if err := scanGroups(groups); err != nil {
+			e.log.Warn("process executor: scan /proc", "err", err)
+		}
+	}
+	now := time.Now()
+	for _, p := range procs {
+		if p.cg != nil {
+			mem, cpu, err := p.cg.usage()
+			if err == nil {
+				p.record(now, mem, cpu)
+			}
+			continue
+		}
+		if u := groups[p.pid]; u.procs > 0 {
+			p.record(now, u.rss, u.cpu)
+		}
+	}
+	return true
+}
