@@ -27,8 +27,10 @@ type runner struct {
 	// signaled remembers for which status and generation the aborting
 	// events were already sent.
 	signaled string
-	// killAt is when a timing-out or gracefully aborting process is killed.
+	// killAt is when a timing-out or gracefully aborting process is killed;
+	// killed says the current process was already sent the kill.
 	killAt time.Time
+	killed bool
 
 	// mu guards the copies of proc and memBytes that other goroutines read.
 	mu      sync.Mutex
@@ -140,7 +142,7 @@ func (r *runner) loop() {
 			}
 			graceful := run.Status == troupe.StatusTimingOut || (run.Control.Abort != nil && run.Control.Abort.Graceful)
 			if !graceful {
-				_ = r.proc.Kill()
+				r.kill("")
 				break
 			}
 			key := fmt.Sprintf("%s/%d", run.Status, run.Control.Generation)
@@ -156,7 +158,9 @@ func (r *runner) loop() {
 					r.killAt = run.Control.Abort.RequestedAt.Add(r.c.cfg.GracePeriod)
 				}
 			}
-			deadline = r.killAt
+			if !r.killed {
+				deadline = r.killAt
+			}
 		default: // terminal
 			r.stopProc()
 			r.c.cfg.Events.Forget(r.id)
@@ -217,11 +221,20 @@ func (r *runner) onDeadline(ctx context.Context, run *troupe.Run) {
 			r.c.log.Error("time out run", "run", r.id, "err", err)
 		}
 	default:
-		if r.proc != nil {
-			r.sink.system("The grace period is over; killing the run's process.")
-			_ = r.proc.Kill()
-		}
+		r.kill("The grace period is over; killing the run's process.")
 	}
+}
+
+// kill kills the current process once, noting why in the run's log.
+func (r *runner) kill(why string) {
+	if r.proc == nil || r.killed {
+		return
+	}
+	r.killed = true
+	if why != "" {
+		r.sink.system(why)
+	}
+	_ = r.proc.Kill()
 }
 
 // handleExit turns the exit of the current process into the run's next
@@ -229,7 +242,7 @@ func (r *runner) onDeadline(ctx context.Context, run *troupe.Run) {
 func (r *runner) handleExit(ctx context.Context) {
 	p, gen := r.proc, r.procGen
 	exit, st := p.Exit(), p.Stats()
-	r.proc = nil
+	r.proc, r.killed = nil, false
 	r.setShared(nil, 0)
 	r.sink.flush()
 	r.finish(ctx, gen, func(run *troupe.Run, now time.Time) error {
@@ -289,7 +302,7 @@ func (r *runner) stopProc() {
 	}
 	_ = r.proc.Kill()
 	<-r.proc.Done()
-	r.proc = nil
+	r.proc, r.killed = nil, false
 	r.setShared(nil, 0)
 	r.sink.flush()
 	r.c.cfg.Events.Forget(r.id)

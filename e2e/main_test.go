@@ -153,7 +153,7 @@ func (s *server) waitExamples(ctx context.Context) error {
 		var builds *client.BuildList
 		for {
 			var err error
-			builds, err = s.c.Actor("~" + name).Builds().List(ctx, nil)
+			builds, err = s.c.Actor("~"+name).Builds().List(ctx, nil)
 			if err == nil && builds.Count > 0 {
 				break
 			}

@@ -4,14 +4,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/troupehq/troupe"
 )
 
 func main() {
@@ -19,19 +17,9 @@ func main() {
 	defer stop()
 	root := newRootCmd()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "troupe:", errorText(err))
+		fmt.Fprintln(os.Stderr, "troupe:", cliErrorMessage(err))
 		os.Exit(1)
 	}
-}
-
-// errorText is what the CLI prints for err: the message of a coded error,
-// otherwise the error itself (a client-side failure the user can act on).
-func errorText(err error) string {
-	var e *troupe.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return err.Error()
 }
 
 func newRootCmd() *cobra.Command {

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/client"
+)
+
+func newBuildsCmd(sf *serverFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "builds",
+		Short: "List an actor's builds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(newBuildsLsCmd(sf))
+	return cmd
+}
+
+func newBuildsLsCmd(sf *serverFlags) *cobra.Command {
+	var (
+		out    outputFlag
+		limit  int
+		offset int
+		desc   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ls ACTOR",
+		Short: `List the builds of ACTOR (an id, "username/name" or name)`,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			if limit < 0 || offset < 0 {
+				return fmt.Errorf("--limit and --offset must not be negative")
+			}
+			c := sf.client()
+			ref, err := actorRef(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			page, err := c.Actor(ref).Builds().List(cmd.Context(), &client.ListOptions{Offset: offset, Limit: limit, Desc: desc})
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				return printJSON(cmd.OutOrStdout(), page)
+			}
+			return printBuildTable(cmd.OutOrStdout(), page.Items)
+		},
+	}
+	out.register(cmd)
+	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many builds (default: the server's, 1000)")
+	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many builds")
+	cmd.Flags().BoolVar(&desc, "desc", false, "newest first")
+	return cmd
+}
+
+// printBuildTable prints one line per build.
+func printBuildTable(w io.Writer, builds []*troupe.Build) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tNUMBER\tSTATUS\tSTARTED\tDURATION")
+	now := troupe.Now()
+	for _, b := range builds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, orDash(b.BuildNumber), b.Status, fmtTime(&b.StartedAt), fmtDuration(buildDuration(b, now)))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,18 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addClientCommands adds the client commands (push, call, runs, builds).
+// They find the server through --url/--token or TROUPE_URL/TROUPE_TOKEN.
+func addClientCommands(root *cobra.Command) {
+	sf := &serverFlags{}
+	for _, cmd := range []*cobra.Command{
+		newPushCmd(sf),
+		newCallCmd(sf),
+		newRunsCmd(sf),
+		newBuildsCmd(sf),
+	} {
+		sf.register(cmd)
+		root.AddCommand(cmd)
+	}
+}
