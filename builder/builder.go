@@ -162,7 +162,6 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 			a.TaggedBuilds = map[string]*troupe.TaggedBuild{}
 		}
 		a.TaggedBuilds[tag] = &troupe.TaggedBuild{BuildID: bd.ID, BuildNumber: bd.BuildNumber, FinishedAt: bd.FinishedAt}
-		a.Stats.TotalBuilds++
 		return nil
 	})
 	return err

@@ -152,7 +152,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// Requests that wait (waitForFinish, log streams) end when the server
+	// shuts down, so that shutdown does not wait for them.
+	reqCtx, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "troupe: listening on %s (data in %s)\n", publicURL, o.dataDir)
@@ -164,6 +169,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	cancelRequests()
 	_ = httpSrv.Shutdown(shutdownCtx)
 	// Runs stay RUNNING in the store; the next start restarts them.
 	ctrl.Stop(true)

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/troupehq/troupe"
+)
+
+// MaxBodyBytes is the largest request body the API accepts, counted after
+// decompression (key-value records: as stored).
+const MaxBodyBytes = 9437184
+
+func errTooLarge() error {
+	return troupe.Errorf(troupe.ErrRequestTooLarge, "The request body is larger than the limit of %d bytes.", MaxBodyBytes)
+}
+
+// encodings returns the request's Content-Encoding codings in the order they
+// were applied, without identity. unsupported-content-encoding.
+func encodings(r *http.Request) ([]string, error) {
+	var out []string
+	for _, h := range r.Header.Values("Content-Encoding") {
+		for _, c := range strings.Split(h, ",") {
+			c = strings.ToLower(strings.TrimSpace(c))
+			switch c {
+			case "", "identity":
+			case "br", "gzip", "x-gzip", "deflate":
+				out = append(out, c)
+			default:
+				return nil, troupe.Errorf(troupe.ErrUnsupportedEncoding, "Content-Encoding %q is not supported; use br, gzip, deflate or identity.", c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// readBody reads the request body, decoding its Content-Encoding, up to
+// MaxBodyBytes decoded bytes. request-too-large, unsupported-content-encoding,
+// invalid-request (corrupt compressed data).
+func readBody(r *http.Request) ([]byte, error) {
+	codings, err := encodings(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(codings) == 0 && r.ContentLength > MaxBodyBytes {
+		return nil, errTooLarge()
+	}
+	var rd io.Reader = r.Body
+	for i := len(codings) - 1; i >= 0; i-- {
+		if rd, err = decoder(codings[i], rd); err != nil {
+			return nil, errCorrupt(err)
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(rd, MaxBodyBytes+1))
+	if err != nil {
+		return nil, errCorrupt(err)
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, errTooLarge()
+	}
+	return b, nil
+}
+
+// readRawBody reads the request body as it was sent (not decoded), up to
+// MaxBodyBytes, and returns it with its validated Content-Encoding ("" for
+// none). request-too-large, unsupported-content-encoding.
+func readRawBody(r *http.Request) ([]byte, string, error) {
+	codings, err := encodings(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return nil, "", errTooLarge()
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, "", errCorrupt(err)
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, "", errTooLarge()
+	}
+	return b, strings.Join(codings, ", "), nil
+}
+
+// decoder returns a reader that decodes one content coding.
+func decoder(coding string, rd io.Reader) (io.Reader, error) {
+	switch coding {
+	case "br":
+		return brotli.NewReader(rd), nil
+	case "gzip", "x-gzip":
+		return gzip.NewReader(rd)
+	case "deflate":
+		// HTTP's deflate is zlib-wrapped, but some clients send raw
+		// deflate data: tell them apart by the zlib header.
+		br := bufio.NewReader(rd)
+		if h, err := br.Peek(2); err == nil && h[0]&0x0f == 8 && (uint(h[0])<<8|uint(h[1]))%31 == 0 {
+			return zlib.NewReader(br)
+		}
+		return flate.NewReader(br), nil
+	}
+	return nil, fmt.Errorf("unknown coding %q", coding)
+}
+
+// errCorrupt is the error for a body that could not be read or decoded.
+func errCorrupt(err error) error {
+	return troupe.Errorf(troupe.ErrInvalidRequest, "The request body could not be read: %v.", err)
+}
+
+// decodeJSON decodes a JSON request body into v; an empty body leaves v as
+// it is. invalid-input for malformed JSON.
+func decodeJSON(r *http.Request, v any) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return troupe.Errorf(troupe.ErrInvalidInput, "The request body is not valid JSON or has a field of the wrong type: %v.", err)
+	}
+	return nil
+}
+
+// mediaType returns the media type of a Content-Type value, lower-cased and
+// without parameters.
+func mediaType(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt, _, _ = strings.Cut(contentType, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+	}
+	return mt
+}
+
+// isJSONType reports whether a Content-Type is JSON.
+func isJSONType(contentType string) bool {
+	mt := mediaType(contentType)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}

@@ -1,0 +1,232 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/troupehq/troupe"
+)
+
+// errRunFailed is the error type of a run-sync whose run did not succeed.
+const errRunFailed = "run-failed"
+
+// startOptions are the run options a request may set; nil keeps the
+// actor's default.
+type startOptions struct {
+	build             string
+	timeoutSecs       *int
+	memoryMbytes      *int
+	maxItems          *int
+	maxTotalChargeUsd *float64
+	restartOnError    *bool
+}
+
+// parseStartOptions reads build, timeout, memory, maxItems,
+// maxTotalChargeUsd and restartOnError.
+func parseStartOptions(q query) (startOptions, error) {
+	var o startOptions
+	var err error
+	o.build = q.str("build")
+	if o.timeoutSecs, err = q.optSeconds("timeout"); err != nil {
+		return o, err
+	}
+	if o.memoryMbytes, err = q.optInt("memory", 0); err != nil {
+		return o, err
+	}
+	if o.memoryMbytes != nil {
+		if err := checkMemory("memory", *o.memoryMbytes); err != nil {
+			return o, err
+		}
+	}
+	if o.maxItems, err = q.optInt("maxItems", 1); err != nil {
+		return o, err
+	}
+	if s := q.str("maxTotalChargeUsd"); s != "" {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < 0 {
+			return o, invalidParam("maxTotalChargeUsd", "a non-negative number")
+		}
+		o.maxTotalChargeUsd = &f
+	}
+	o.restartOnError, err = q.optBool("restartOnError")
+	return o, err
+}
+
+// checkMemory checks a memory size: a power of 2 from 128 to 32768 MB.
+func checkMemory(name string, mb int) error {
+	if mb < 128 || mb > 32768 || mb&(mb-1) != 0 {
+		return troupe.Errorf(troupe.ErrInvalidValue, "Value of '%s' must be a power of 2 between 128 and 32768 (megabytes), not %d.", name, mb)
+	}
+	return nil
+}
+
+// startRun stores a new READY run of actor a with the given options and
+// input body and wakes the controller. (The store counts runs on actors.)
+func (s *Server) startRun(r *http.Request, a *troupe.Actor, o startOptions, body []byte, contentType string) (*troupe.Run, error) {
+	ctx := r.Context()
+	b, err := s.runBuild(ctx, a, o.build)
+	if err != nil {
+		return nil, err
+	}
+	input, err := runInput("INPUT", body, contentType, b.InputSchema)
+	if err != nil {
+		return nil, err
+	}
+	d := a.DefaultRunOptions
+	opts := troupe.RunOptions{
+		Build:          b.BuildNumber,
+		TimeoutSecs:    d.TimeoutSecs,
+		MemoryMbytes:   d.MemoryMbytes,
+		MaxItems:       d.MaxItems,
+		RestartOnError: d.RestartOnError,
+	}
+	if opts.TimeoutSecs <= 0 {
+		opts.TimeoutSecs = s.cfg.DefaultTimeoutSecs
+	}
+	if opts.MemoryMbytes <= 0 {
+		opts.MemoryMbytes = s.cfg.DefaultMemoryMbytes
+	}
+	if o.timeoutSecs != nil {
+		opts.TimeoutSecs = *o.timeoutSecs
+	}
+	if o.memoryMbytes != nil {
+		opts.MemoryMbytes = *o.memoryMbytes
+	}
+	if o.maxItems != nil {
+		opts.MaxItems = o.maxItems
+	}
+	if o.restartOnError != nil {
+		opts.RestartOnError = *o.restartOnError
+	}
+	opts.MaxTotalChargeUsd = o.maxTotalChargeUsd
+	opts.DiskMbytes = 2 * opts.MemoryMbytes
+
+	now := s.now()
+	bodyLen := len(body)
+	run := &troupe.Run{
+		ID:                        troupe.NewID(),
+		ActID:                     a.ID,
+		UserID:                    s.cfg.UserID,
+		StartedAt:                 now,
+		Status:                    troupe.StatusReady,
+		Meta:                      troupe.RunMeta{Origin: troupe.OriginAPI, ClientIP: clientIP(r), UserAgent: r.UserAgent()},
+		Stats:                     troupe.RunStats{InputBodyLen: &bodyLen},
+		Options:                   opts,
+		BuildID:                   b.ID,
+		BuildNumber:               b.BuildNumber,
+		GeneralAccess:             "FOLLOW_USER_SETTING",
+		DefaultKeyValueStoreID:    troupe.NewID(),
+		DefaultDatasetID:          troupe.NewID(),
+		DefaultRequestQueueID:     troupe.NewID(),
+		Usage:                     map[string]float64{},
+		UsageUsd:                  map[string]float64{},
+		PricingInfo:               map[string]any{"pricingModel": "FREE"},
+		ChargedEventCounts:        map[string]int{},
+		Metamorphs:                []troupe.Metamorph{},
+		PlatformUsageBillingModel: "USER",
+		Control:                   troupe.RunControl{Generation: 1, InputKey: "INPUT"},
+	}
+	run.StorageIDs = troupe.StorageIDs{
+		Datasets:       map[string]string{"default": run.DefaultDatasetID},
+		KeyValueStores: map[string]string{"default": run.DefaultKeyValueStoreID},
+		RequestQueues:  map[string]string{"default": run.DefaultRequestQueueID},
+	}
+	run.SetTimeout(now)
+	if err := s.store.CreateRun(ctx, run, input); err != nil {
+		return nil, err
+	}
+	s.wake(run.ID)
+	return run, nil
+}
+
+// wake tells the controller a run's desired state changed.
+func (s *Server) wake(runID string) {
+	if s.cfg.Controller != nil {
+		s.cfg.Controller.Wake(runID)
+	}
+}
+
+// runActor starts a run: POST /v2/actors/{actorId}/runs. The body and its
+// Content-Type become the run's INPUT record.
+func (s *Server) runActor(w http.ResponseWriter, r *http.Request) error {
+	q := queryOf(r)
+	o, err := parseStartOptions(q)
+	if err != nil {
+		return err
+	}
+	wait, err := q.wait("waitForFinish", s.cfg.MaxWait)
+	if err != nil {
+		return err
+	}
+	a, err := s.pathActor(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		if run, err = s.waitRun(r.Context(), run.ID, wait); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Location", absURL(r, "/v2/actor-runs/"+run.ID))
+	writeData(w, http.StatusCreated, s.runView(run))
+	return nil
+}
+
+// runSync starts a run, waits up to SyncWait for it to finish and answers
+// its output record (outputRecordKey, default OUTPUT) as stored.
+// run-timeout-exceeded when the run is still going; run-failed when it did
+// not succeed.
+func (s *Server) runSync(w http.ResponseWriter, r *http.Request) error {
+	q := queryOf(r)
+	o, err := parseStartOptions(q)
+	if err != nil {
+		return err
+	}
+	key := q.str("outputRecordKey")
+	if key == "" {
+		key = "OUTPUT"
+	}
+	if !troupe.ValidRecordKey(key) {
+		return errInvalidKey(key)
+	}
+	a, err := s.pathActor(r)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	if r.Method == http.MethodPost {
+		if body, err = readBody(r); err != nil {
+			return err
+		}
+	}
+	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	if run, err = s.waitRun(r.Context(), run.ID, s.cfg.SyncWait); err != nil {
+		return err
+	}
+	if !run.Status.Terminal() {
+		return troupe.Errorf(troupe.ErrRunTimeoutExceeded, "Actor run %s did not finish in %d seconds; it goes on running.", run.ID, int(s.cfg.SyncWait.Seconds()))
+	}
+	if run.Status != troupe.StatusSucceeded {
+		return troupe.Errorf(errRunFailed, "Actor run did not succeed (run ID: %s, status: %s).", run.ID, run.Status)
+	}
+	rec, err := s.store.GetRecord(r.Context(), run.DefaultKeyValueStoreID, key)
+	if troupe.IsNotFound(err) {
+		return troupe.Errorf(troupe.ErrRecordNotFound, "Actor run %s stored no %s record.", run.ID, key)
+	}
+	if err != nil {
+		return err
+	}
+	writeRecord(w, r, rec, http.StatusCreated)
+	return nil
+}

@@ -1,0 +1,159 @@
+// Package api is troupe's HTTP server for the Apify API v2 (/v2/...): it
+// routes requests, authenticates them, validates their parameters, records
+// what the user asked for in the store and answers in the API's JSON
+// envelope. It never touches processes: a run operation writes the run's
+// desired state and new status in one store transaction and wakes the
+// controller. Waiting (waitForFinish, log streams) follows Store.Watch.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/troupehq/troupe"
+)
+
+// Controller is the part of the run controller the API needs.
+type Controller interface {
+	// Wake tells the controller that the run's desired state changed in the
+	// store.
+	Wake(runID string)
+	// Stats returns a live resource sample of a running run, if this server
+	// runs its process.
+	Stats(runID string) (troupe.ProcessStats, bool)
+}
+
+// Builder builds actor versions.
+type Builder interface {
+	// Enqueue asks for a READY build that was just stored to be built.
+	Enqueue(buildID string)
+}
+
+// Events serves the per-run events websocket.
+type Events interface {
+	// ServeRun upgrades the request to the run's events websocket.
+	ServeRun(w http.ResponseWriter, r *http.Request, runID string)
+}
+
+// Config configures a Server.
+type Config struct {
+	Store      troupe.Store
+	Controller Controller
+	Builder    Builder
+	Events     Events
+	// Token is the admin token: it grants full access.
+	Token string
+	// RunTokenSecret checks run tokens (troupe.VerifyRunToken); a run token
+	// grants full access while its run exists.
+	RunTokenSecret []byte
+	// UserID and Username name the single account troupe serves.
+	UserID, Username string
+	Logger           *slog.Logger
+	// Now is the clock (default troupe.Now).
+	Now func() time.Time
+	// MaxWait clamps waitForFinish (default 60s).
+	MaxWait time.Duration
+	// AbortWait is how long an immediate abort waits for the run to reach
+	// ABORTED before it answers (default 10s).
+	AbortWait time.Duration
+	// SyncWait is how long run-sync waits for the run to finish before it
+	// answers 408 run-timeout-exceeded (default 300s).
+	SyncWait time.Duration
+	// DefaultMemoryMbytes (default 1024) and DefaultTimeoutSecs (default
+	// 3600) apply to runs whose actor and request set none.
+	DefaultMemoryMbytes int
+	DefaultTimeoutSecs  int
+}
+
+// Server is the /v2 HTTP handler. Create it with New.
+type Server struct {
+	cfg   Config
+	store troupe.Store
+	log   *slog.Logger
+	now   func() time.Time
+	mux   *http.ServeMux
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a server for cfg, with the defaults filled in.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = troupe.Now
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 60 * time.Second
+	}
+	if cfg.AbortWait <= 0 {
+		cfg.AbortWait = 10 * time.Second
+	}
+	if cfg.SyncWait <= 0 {
+		cfg.SyncWait = 300 * time.Second
+	}
+	if cfg.DefaultMemoryMbytes <= 0 {
+		cfg.DefaultMemoryMbytes = 1024
+	}
+	if cfg.DefaultTimeoutSecs <= 0 {
+		cfg.DefaultTimeoutSecs = 3600
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP applies the ?method= override and dispatches the request. Paths
+// no route knows answer 404 page-not-found, known paths asked with another
+// method 405 method-not-allowed, both as JSON errors.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if m := r.URL.Query().Get("method"); m != "" {
+		switch m {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
+			r.Method = m
+		default:
+			s.writeError(w, r, troupe.Errorf(troupe.ErrInvalidParameter, "Parameter 'method' must be one of GET, HEAD, POST, PUT, DELETE, PATCH."))
+			return
+		}
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// The mux's own answer: not found, method not allowed or a redirect
+		// to the clean path. The first two become JSON errors.
+		s.mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w, s: s, r: r}, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// muxErrorWriter turns the mux's plain-text 404 and 405 answers into the
+// API's JSON errors; any other answer passes through.
+type muxErrorWriter struct {
+	http.ResponseWriter
+	s        *Server
+	r        *http.Request
+	replaced bool
+}
+
+func (m *muxErrorWriter) WriteHeader(code int) {
+	switch code {
+	case http.StatusNotFound:
+		m.replaced = true
+		m.s.writeError(m.ResponseWriter, m.r, troupe.Errorf(troupe.ErrPageNotFound, "We have bad news: there is no API endpoint at this URL. Did you specify it correctly?"))
+	case http.StatusMethodNotAllowed:
+		m.replaced = true
+		m.s.writeError(m.ResponseWriter, m.r, troupe.Errorf(troupe.ErrMethodNotAllowed, "This API endpoint can only be accessed using the following HTTP methods: %s", m.Header().Get("Allow")))
+	default:
+		m.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (m *muxErrorWriter) Write(p []byte) (int, error) {
+	if m.replaced {
+		return len(p), nil
+	}
+	return m.ResponseWriter.Write(p)
+}
+
+func (m *muxErrorWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
