@@ -34,6 +34,7 @@ const (
 	ErrRunTimeoutExceeded   = "run-timeout-exceeded"
 	ErrBuildFailed          = "build-failed"
 	ErrStorageNameNotUnique = "storage-name-not-unique"
+	ErrCannotCharge         = "cannot-charge-non-pay-per-event-actor"
 )
 
 // Error is troupe's one coded error. Type is one of the Err* constants (or

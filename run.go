@@ -319,9 +319,10 @@ func (r *Run) MetamorphInputKey() string {
 	return fmt.Sprintf("INPUT-METAMORPH-%d", len(r.Metamorphs)+1)
 }
 
-// Metamorph turns a RUNNING run into a run of another actor build: same run
-// id and storages, a new process that reads its input from inputKey.
-func (r *Run) Metamorph(actorID string, b *Build, inputKey string, now time.Time) error {
+// Metamorph turns a RUNNING run into a run of another actor build (asked
+// for as buildRef, a tag or number): same run id and storages, a new process
+// that reads its input from inputKey.
+func (r *Run) Metamorph(actorID string, b *Build, buildRef, inputKey string, now time.Time) error {
 	if r.Status != StatusRunning {
 		return Errorf(ErrRunNotRunning, "Only a RUNNING run can metamorph; run %s is %s.", r.ID, r.Status)
 	}
@@ -333,7 +334,7 @@ func (r *Run) Metamorph(actorID string, b *Build, inputKey string, now time.Time
 	r.ActID = actorID
 	r.BuildID = b.ID
 	r.BuildNumber = b.BuildNumber
-	r.Options.Build = b.BuildNumber
+	r.Options.Build = buildRef
 	r.Control.InputKey = inputKey
 	r.Control.Generation++
 	return nil

@@ -112,21 +112,21 @@ func TestRunRebootMetamorph(t *testing.T) {
 		if want := fmt.Sprintf("INPUT-METAMORPH-%d", i); key != want {
 			t.Fatalf("key %q, want %q", key, want)
 		}
-		if err := r.Metamorph("act2", b, key, t0); err != nil {
+		if err := r.Metamorph("act2", b, "latest", key, t0); err != nil {
 			t.Fatalf("metamorph %d: %v", i, err)
 		}
 	}
 	if r.ActID != "act2" || r.BuildNumber != "0.1.4" || r.Stats.Metamorph != 10 || r.Control.InputKey != "INPUT-METAMORPH-10" {
 		t.Errorf("after metamorphs: act %s build %s count %d key %s", r.ActID, r.BuildNumber, r.Stats.Metamorph, r.Control.InputKey)
 	}
-	if err := r.Metamorph("act2", b, r.MetamorphInputKey(), t0); troupe.ErrorType(err) != troupe.ErrMaxMetamorphs {
+	if err := r.Metamorph("act2", b, "latest", r.MetamorphInputKey(), t0); troupe.ErrorType(err) != troupe.ErrMaxMetamorphs {
 		t.Errorf("11th metamorph err %v, want %s", err, troupe.ErrMaxMetamorphs)
 	}
 	done := newRun(troupe.StatusSucceeded)
 	if err := done.Reboot(t0); troupe.ErrorType(err) != troupe.ErrRunNotRunning {
 		t.Errorf("reboot of finished run: %v", err)
 	}
-	if err := done.Metamorph("a", b, "k", t0); troupe.ErrorType(err) != troupe.ErrRunNotRunning {
+	if err := done.Metamorph("a", b, "latest", "k", t0); troupe.ErrorType(err) != troupe.ErrRunNotRunning {
 		t.Errorf("metamorph of finished run: %v", err)
 	}
 }

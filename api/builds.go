@@ -59,12 +59,7 @@ func (s *Server) taggedOrNumbered(ctx context.Context, a *troupe.Actor, ref stri
 // build number, by default the actor's default build ("latest"). The build
 // must have succeeded. unknown-build-tag.
 func (s *Server) runBuild(ctx context.Context, a *troupe.Actor, ref string) (*troupe.Build, error) {
-	if ref == "" {
-		ref = a.DefaultRunOptions.Build
-	}
-	if ref == "" {
-		ref = "latest"
-	}
+	ref = buildRef(a, ref)
 	b, ok, err := s.taggedOrNumbered(ctx, a, ref)
 	if err != nil {
 		return nil, err
@@ -76,6 +71,19 @@ func (s *Server) runBuild(ctx context.Context, a *troupe.Actor, ref string) (*tr
 		return nil, troupe.Errorf(troupe.ErrUnknownBuildTag, "Build %s (%q) of actor %s is %s, not SUCCEEDED.", b.BuildNumber, ref, a.ID, b.Status)
 	}
 	return b, nil
+}
+
+// buildRef returns the build tag or number a run of a uses: ref when given,
+// else the actor's default build, else "latest". It is what options.build
+// shows.
+func buildRef(a *troupe.Actor, ref string) string {
+	if ref == "" {
+		ref = a.DefaultRunOptions.Build
+	}
+	if ref == "" {
+		ref = "latest"
+	}
+	return ref
 }
 
 func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {

@@ -65,6 +65,7 @@ func (s *Server) routeRuns() {
 		s.handle("POST "+p+"/reboot", s.rebootRun)
 		s.handle("POST "+p+"/resurrect", s.resurrectRun)
 		s.handle("GET "+p+"/log", s.getRunLog)
+		s.handle("POST "+p+"/charge", s.chargeRun)
 	}
 	s.handle("GET /v2/actor-runs/{runId}/events", s.runEvents)
 }

@@ -76,7 +76,7 @@ func (s *Server) metamorphRun(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	run, err := s.updateRun(r.Context(), id, func(run *troupe.Run, tx troupe.StorageTx) error {
 		key := run.MetamorphInputKey()
-		if err := run.Metamorph(target.ID, b, key, now); err != nil {
+		if err := run.Metamorph(target.ID, b, buildRef(target, q.str("build")), key, now); err != nil {
 			return err
 		}
 		if input == nil {
@@ -151,4 +151,15 @@ func (s *Server) resurrectRun(w http.ResponseWriter, r *http.Request) error {
 	s.wake(run.ID)
 	writeData(w, http.StatusOK, s.runView(run))
 	return nil
+}
+
+// chargeRun answers a pay-per-event charge. troupe runs every actor free of
+// charge, so a charge of an existing run is refused with
+// cannot-charge-non-pay-per-event-actor; record-not-found for unknown runs.
+func (s *Server) chargeRun(w http.ResponseWriter, r *http.Request) error {
+	run, err := s.pathRun(r)
+	if err != nil {
+		return err
+	}
+	return troupe.Errorf(troupe.ErrCannotCharge, "Run %s is of an actor that is not pay-per-event; troupe charges nothing.", run.ID)
 }

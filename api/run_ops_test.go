@@ -167,7 +167,7 @@ func TestRebootAndResurrect(t *testing.T) {
 	if got.Status != troupe.StatusRunning || got.Stats.ResurrectCount != 1 || got.FinishedAt != nil || got.ExitCode != nil {
 		t.Errorf("resurrected run = %+v", got)
 	}
-	if o := got.Options; o.MemoryMbytes != 2048 || o.DiskMbytes != 4096 || o.TimeoutSecs != 30 || !o.RestartOnError || o.Build != "0.0.1" {
+	if o := got.Options; o.MemoryMbytes != 2048 || o.DiskMbytes != 4096 || o.TimeoutSecs != 30 || !o.RestartOnError || o.Build != "latest" || got.BuildNumber != "0.0.1" {
 		t.Errorf("options = %+v", o)
 	}
 	b.call("POST", "/v2/actor-runs/nope/reboot", nil).fails(t, 404, "record-not-found")

@@ -74,7 +74,7 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o startOptions, body
 	}
 	d := a.DefaultRunOptions
 	opts := troupe.RunOptions{
-		Build:          b.BuildNumber,
+		Build:          buildRef(a, o.build),
 		TimeoutSecs:    d.TimeoutSecs,
 		MemoryMbytes:   d.MemoryMbytes,
 		MaxItems:       d.MaxItems,

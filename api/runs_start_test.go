@@ -30,7 +30,7 @@ func TestStartRun(t *testing.T) {
 			t.Errorf("run = %+v", run)
 		}
 		o := run.Options
-		if o.Build != "0.0.1" || o.TimeoutSecs != 3600 || o.MemoryMbytes != 1024 || o.DiskMbytes != 2048 || o.MaxItems != nil {
+		if o.Build != "latest" || o.TimeoutSecs != 3600 || o.MemoryMbytes != 1024 || o.DiskMbytes != 2048 || o.MaxItems != nil {
 			t.Errorf("options = %+v", o)
 		}
 		if run.BuildNumber != "0.0.1" || run.BuildID == "" || run.GeneralAccess != "FOLLOW_USER_SETTING" ||

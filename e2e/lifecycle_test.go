@@ -20,6 +20,9 @@ func TestRunSucceeds(t *testing.T) {
 	if run.DefaultDatasetID == "" || run.DefaultKeyValueStoreID == "" || run.DefaultRequestQueueID == "" {
 		t.Fatalf("run has no default storages: %+v", run)
 	}
+	if run.Options.Build != "latest" || run.BuildNumber != "0.1.1" {
+		t.Errorf("options.build %q buildNumber %q; want the requested tag and the build it resolved to", run.Options.Build, run.BuildNumber)
+	}
 	run = s.finish(t, run.ID)
 	wantStatus(t, run, troupe.StatusSucceeded)
 	if run.ExitCode == nil || *run.ExitCode != 0 || message(run) != "Actor finished with exit code 0" {
@@ -364,6 +367,15 @@ func TestErrors(t *testing.T) {
 	wantErrorType(t, err, troupe.ErrInputNotValidJSON)
 	_, err = s.c.Actor("~echo").Start(testCtx(t), nil, &client.StartOptions{Build: "9.9.9"})
 	wantErrorType(t, err, troupe.ErrUnknownBuildTag)
+	charge, err := http.NewRequest(http.MethodPost, s.URL+"/v2/actor-runs/noSuchRun12345678/charge?token="+testToken, strings.NewReader(`{"eventName":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(charge); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("charge of an unknown run: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	resp, err := http.Get(s.URL + "/v2/actor-runs")
 	if err != nil {
 		t.Fatal(err)
