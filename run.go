@@ -219,6 +219,7 @@ func (r *Run) end(to Status, exitCode *int, defaultMsg string, now time.Time) er
 	r.ExitCode = exitCode
 	r.Control.Abort = nil
 	r.Control.PID, r.Control.PIDStartTime = 0, 0
+	r.Control.Owner = "" // a resurrect is picked up by whichever server gets it
 	r.closeSpan(now)
 	if r.IsStatusMessageTerminal == nil || !*r.IsStatusMessageTerminal {
 		r.StatusMessage = &defaultMsg

@@ -120,14 +120,31 @@ type RecordStore interface {
 	PutRecord(ctx context.Context, storeID string, rec *Record) error
 	// DeleteRecord deletes a record. record-not-found.
 	DeleteRecord(ctx context.Context, storeID, key string) error
+	// ListKeys returns up to limit (1..MaxKeyListLimit; other values mean
+	// the maximum) keys of a store that start with prefix and sort after
+	// exclusiveStartKey (when not empty), in UTF-8 byte order.
+	// record-not-found (no store).
+	ListKeys(ctx context.Context, storeID, exclusiveStartKey, prefix string, limit int) (*KeyPage, error)
+}
+
+// InstanceStore tracks the troupe servers (replicas) that share a store, so
+// that one can tell when another has died and take over its runs.
+type InstanceStore interface {
+	// Heartbeat records that the instance is alive at now.
+	Heartbeat(ctx context.Context, instance string, now time.Time) error
+	// Instances returns the last heartbeat of every instance.
+	Instances(ctx context.Context) (map[string]time.Time, error)
 }
 
 // Store is everything troupe keeps. Implementations: sqlite, postgres.
 type Store interface {
+	InstanceStore
 	ActorStore
 	RunStore
 	LogStore
 	RecordStore
+	DatasetStore
+	QueueStore
 	// Setting returns the value of a server-wide setting, storing def first
 	// when the setting has none (so every replica agrees on it).
 	Setting(ctx context.Context, key, def string) (string, error)

@@ -1,0 +1,331 @@
+// Package sqlite is troupe's embedded store: a troupe.Store kept in one
+// SQLite file through the pure-Go modernc.org/sqlite driver.
+//
+// The file is opened in WAL mode. All writes go through one connection, one
+// transaction per exported method, begun with BEGIN IMMEDIATE, so writes
+// queue up in Go instead of failing with SQLITE_BUSY; reads use a separate
+// pool of read-only connections and never wait for a writer. Changes to runs,
+// builds and logs are published to watchers after their transaction commits.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/notify"
+)
+
+// Page cache sizes (SQLite allocates them only as pages are used).
+const (
+	writeCacheKiB = 64 << 10
+	readCacheKiB  = 16 << 10
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+var _ troupe.Store = (*DB)(nil)
+
+// DB is a troupe.Store backed by a SQLite file. It is safe for concurrent
+// use. Mutation callbacks (UpdateRun, UpdateActor, ...) run while the write
+// lock is held: they must be quick and must not call the DB.
+type DB struct {
+	w   *sql.DB // one connection: every write transaction
+	r   *sql.DB // read-only connections
+	hub *notify.Hub
+	now func() time.Time
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	hub         *notify.Hub
+	now         func() time.Time
+	readConns   int
+	busyTimeout time.Duration
+}
+
+// WithHub makes the DB publish changes on hub (by default it makes its own).
+func WithHub(h *notify.Hub) Option { return func(o *options) { o.hub = h } }
+
+// WithClock sets the clock the DB stamps storages and records with (default
+// troupe.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithReadConns sets the size of the read pool (default: the number of CPUs,
+// at least 4).
+func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
+
+// WithBusyTimeout sets how long a statement waits for a lock held by another
+// process that has the same file open (default 10s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// Open opens (creating it if needed) the SQLite database at path, brings its
+// schema up to date and returns the store. path is a file name; ":memory:"
+// gives a private in-memory database (reads then share the one write
+// connection).
+func Open(path string, opts ...Option) (*DB, error) {
+	o := options{
+		now:         troupe.Now,
+		readConns:   max(4, runtime.NumCPU()),
+		busyTimeout: 10 * time.Second,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.hub == nil {
+		o.hub = notify.New()
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+
+	params := func(readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "temp_store(MEMORY)")
+		switch {
+		case readOnly:
+			// WAL mode is a property of the file, set by the writer.
+			q.Add("_pragma", "query_only(1)")
+			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -readCacheKiB))
+		case path != ":memory:":
+			// Ids are random, so inserts touch index pages all over the
+			// file; a larger cache keeps them from being read again and again.
+			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writeCacheKiB))
+			q.Add("_pragma", "journal_mode(WAL)")
+			q.Add("_pragma", "synchronous(NORMAL)")
+			fallthrough
+		default:
+			q.Set("_txlock", "immediate")
+		}
+		return q.Encode()
+	}
+
+	db := &DB{hub: o.hub, now: o.now}
+	var err error
+	if path == ":memory:" {
+		db.w, err = openDB("file::memory:?" + params(false))
+	} else {
+		db.w, err = openDB("file:" + escapePath(path) + "?" + params(false))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+
+	if path == ":memory:" {
+		db.r = db.w
+	} else {
+		db.r, err = openDB("file:" + escapePath(path) + "?" + params(true))
+		if err != nil {
+			db.w.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		db.r.SetMaxOpenConns(o.readConns)
+		db.r.SetMaxIdleConns(o.readConns)
+	}
+
+	if err := db.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return db, nil
+}
+
+// escapePath makes path safe inside a file: URI.
+func escapePath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// Close closes the database. Pending watches stay registered on the hub.
+func (db *DB) Close() error {
+	// No ANALYZE or PRAGMA optimize: statistics gathered while the tables
+	// were small mislead the planner once they have grown (e.g. into
+	// scanning every run in startedAt order to find the few active ones),
+	// and the indexes are laid out so that the planner's defaults pick them.
+	var errs []error
+	if db.r != nil && db.r != db.w {
+		errs = append(errs, db.r.Close())
+	}
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Hub returns the hub the DB publishes changes on.
+func (db *DB) Hub() *notify.Hub { return db.hub }
+
+// Watch implements troupe.Store: the channel receives a value after the run
+// or build with this id changes or its log grows.
+func (db *DB) Watch(jobID string) (<-chan struct{}, func()) { return db.hub.Watch(jobID) }
+
+// migrate applies, in order, every embedded migration newer than the
+// database's schema version, each in its own transaction. Files are named
+// NNNN_description.sql; NNNN is the version the file brings the schema to.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	type step struct {
+		version int
+		name    string
+	}
+	var steps []step
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migration/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
+		}
+		steps = append(steps, step{v, name})
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
+	for i := 1; i < len(steps); i++ {
+		if steps[i].version == steps[i-1].version {
+			return fmt.Errorf("migrations %s and %s have the same number", steps[i-1].name, steps[i].name)
+		}
+	}
+
+	for _, s := range steps {
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			var current int
+			if err := tx.QueryRowContext(ctx,
+				`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+			if s.version <= current {
+				return nil
+			}
+			text, err := migrations.ReadFile(s.name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(text)); err != nil {
+				return fmt.Errorf("migration %s: %w", s.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, s.version)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the version of the newest migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE on the single write
+// connection) and commits when fn returns nil. fn must use only tx: db.w has
+// that one connection, so any use of db.w inside fn (a query, a Prepare, a
+// nested write) waits for itself forever.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read-only transaction, so that the queries of one
+// method see one snapshot.
+func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// notFound turns sql.ErrNoRows into a record-not-found error that names what.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return troupe.Errorf(troupe.ErrRecordNotFound, "%s was not found", what)
+	}
+	return err
+}
+
+// page normalises list options: offset ≥ 0, limit in 1..1000.
+func page(o troupe.ListOptions) (offset, limit int) {
+	offset, limit = o.Offset, o.Limit
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return offset, limit
+}
+
+func order(desc bool) string {
+	if desc {
+		return "DESC"
+	}
+	return "ASC"
+}
+
+// Times are stored as unix milliseconds and returned in UTC.
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// norm returns t in UTC truncated to milliseconds, as it will read back.
+func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+func normPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := norm(*t)
+	return &n
+}

@@ -1,0 +1,227 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/sqlite"
+	"github.com/troupehq/troupe/storetest"
+)
+
+// openDB opens a new database file in a temporary folder and closes it when
+// the test ends.
+func openDB(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "troupe.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) troupe.Store { return openDB(t) })
+}
+
+// TestInMemory checks that ":memory:" gives a working private database (the
+// whole suite runs against files, the default).
+func TestInMemory(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := &troupe.Run{ActID: "a"}
+	must(t, db.CreateRun(ctx, r, &troupe.Record{Key: "INPUT", Value: []byte("{}")}))
+	ch, stop := db.Watch(r.ID)
+	defer stop()
+	_, err = db.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.MarkRunning(troupe.Now()) })
+	must(t, err)
+	<-ch
+	got, err := db.GetRun(ctx, r.ID)
+	must(t, err)
+	if got.Status != troupe.StatusRunning {
+		t.Fatalf("status = %s, want RUNNING", got.Status)
+	}
+	if _, err := db.GetRecord(ctx, r.DefaultKeyValueStoreID, "INPUT"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "troupe.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &troupe.Actor{Username: "alice", Name: "scraper"}
+	must(t, db.CreateActor(ctx, a))
+	b := &troupe.Build{ActID: a.ID, ActorVersion: "0.0", Command: []string{"node", "main.js"}}
+	must(t, db.CreateBuild(ctx, b))
+	r := &troupe.Run{ActID: a.ID, BuildID: b.ID}
+	must(t, db.CreateRun(ctx, r, &troupe.Record{Key: "INPUT", Value: []byte(`{"n":1}`), ContentType: "application/json"}))
+	_, err = db.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
+		return r.MarkRunning(troupe.Now())
+	})
+	must(t, err)
+	must(t, db.AppendLog(ctx, r.ID, []byte("hello\n")))
+	token, err := db.Setting(ctx, "token", "secret")
+	must(t, err)
+	version, err := db.SchemaVersion(ctx)
+	must(t, err)
+	must(t, db.Close())
+
+	db, err = sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(ctx); err != nil || v != version || v < 1 {
+		t.Fatalf("schema version after reopen = %d, %v; want %d", v, err, version)
+	}
+	if got, err := db.GetActorByName(ctx, "alice", "scraper"); err != nil || got.ID != a.ID {
+		t.Fatalf("actor after reopen: %v, %v", got, err)
+	}
+	if got, err := db.GetBuildByNumber(ctx, a.ID, "0.0.1"); err != nil || got.Command[1] != "main.js" {
+		t.Fatalf("build after reopen: %v, %v", got, err)
+	}
+	got, err := db.GetRun(ctx, r.ID)
+	must(t, err)
+	if got.Status != troupe.StatusRunning || got.Version != 2 {
+		t.Fatalf("run after reopen: status %s, version %d", got.Status, got.Version)
+	}
+	if rec, err := db.GetRecord(ctx, r.DefaultKeyValueStoreID, "INPUT"); err != nil || string(rec.Value) != `{"n":1}` {
+		t.Fatalf("INPUT after reopen: %v, %v", rec, err)
+	}
+	if text, _, err := db.ReadLog(ctx, r.ID, 0); err != nil || string(text) != "hello\n" {
+		t.Fatalf("log after reopen: %q, %v", text, err)
+	}
+	if v, err := db.Setting(ctx, "token", "other"); err != nil || v != token {
+		t.Fatalf("setting after reopen: %q, %v; want %q", v, err, token)
+	}
+	// Counters survive too: a new build continues the numbering.
+	b2 := &troupe.Build{ActID: a.ID, ActorVersion: "0.0"}
+	must(t, db.CreateBuild(ctx, b2))
+	if b2.BuildNumber != "0.0.2" {
+		t.Fatalf("build number after reopen = %s, want 0.0.2", b2.BuildNumber)
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	_, err := sqlite.Open(filepath.Join(t.TempDir(), "no", "such", "dir", "troupe.db"))
+	if err == nil {
+		t.Fatal("Open in a folder that does not exist succeeded")
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Hot-path benchmarks (compare runs with benchstat).
+
+func benchRun(b *testing.B, db *sqlite.DB) *troupe.Run {
+	b.Helper()
+	r := &troupe.Run{ActID: "actor", Status: troupe.StatusRunning}
+	must(b, db.CreateRun(context.Background(), r, &troupe.Record{Key: "INPUT", Value: []byte("{}")}))
+	return r
+}
+
+// BenchmarkUpdateRun measures one status transition through UpdateRun.
+func BenchmarkUpdateRun(b *testing.B) {
+	db := openDB(b)
+	ctx := context.Background()
+	r := benchRun(b, db)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		_, err := db.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
+			if i%2 == 0 {
+				return r.BeginTimeout() // RUNNING → TIMING-OUT
+			}
+			r.Status = troupe.StatusRunning
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendLog measures appending one log line.
+func BenchmarkAppendLog(b *testing.B) {
+	db := openDB(b)
+	ctx := context.Background()
+	line := []byte("2025-03-01T12:00:00.000Z INFO  PlaywrightCrawler: Crawled 120/1000 pages, 0 failed requests.\n")
+	for b.Loop() {
+		if err := db.AppendLog(ctx, "run", line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetRun measures reading one run among many.
+func BenchmarkGetRun(b *testing.B) {
+	db := openDB(b)
+	ctx := context.Background()
+	var ids []string
+	for range 1000 {
+		ids = append(ids, benchRun(b, db).ID)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := db.GetRun(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetRunParallel measures concurrent reads from the read pool.
+func BenchmarkGetRunParallel(b *testing.B) {
+	db := openDB(b)
+	ctx := context.Background()
+	r := benchRun(b, db)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.GetRun(ctx, r.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkListRuns measures the first page of an actor's runs, newest
+// first, with its total, at two table sizes.
+func BenchmarkListRuns(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			db := openDB(b)
+			ctx := context.Background()
+			for range n {
+				benchRun(b, db)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				list, total, err := db.ListRuns(ctx, troupe.RunFilter{ActorID: "actor",
+					ListOptions: troupe.ListOptions{Limit: 10, Desc: true}})
+				if err != nil || total != n || len(list) != 10 {
+					b.Fatalf("ListRuns: %d items, total %d, %v", len(list), total, err)
+				}
+			}
+		})
+	}
+}
