@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,7 +24,6 @@ import (
 	"github.com/troupehq/troupe/events"
 	"github.com/troupehq/troupe/examples"
 	"github.com/troupehq/troupe/executor/process"
-	"github.com/troupehq/troupe/sqlite"
 )
 
 type serveOptions struct {
@@ -35,6 +35,8 @@ type serveOptions struct {
 	timeoutGrace time.Duration
 	examples     bool
 	logLevel     string
+	instance     string
+	store        string
 }
 
 func newServeCmd() *cobra.Command {
@@ -60,6 +62,8 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.timeoutGrace, "timeout-grace", 5*time.Second, "how long a timed-out run gets to stop before it is killed")
 	f.BoolVar(&o.examples, "examples", true, "install the example actors at start when they are missing")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.store, "store", defaultStore(), "store: a postgres:// URL, sqlite:PATH, or empty for troupe.db in --data (default $TROUPE_STORE)")
+	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
 
@@ -86,7 +90,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlite.Open(filepath.Join(o.dataDir, "troupe.db"))
+	db, err := openStore(ctx, o.store, o.dataDir)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -112,6 +116,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	instance := o.instance
+	if instance == "" {
+		instance = defaultInstance(o.dataDir)
+	}
 	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
 
 	var ctrl *controller.Controller
@@ -132,6 +140,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		GracePeriod:    o.gracePeriod,
 		TimeoutGrace:   o.timeoutGrace,
 		BaseEnv:        baseEnv,
+		Instance:       instance,
 		Logger:         logger,
 	})
 	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger})
@@ -197,6 +206,18 @@ func adminToken(dataDir string) (string, error) {
 	}
 	fmt.Fprintf(os.Stderr, "troupe: generated the admin token (kept in %s; it is not printed again):\n\n    export TROUPE_TOKEN=%s\n\n", path, token)
 	return token, nil
+}
+
+// defaultInstance names a server after its host and data folder, so that it
+// keeps its name (and so its runs) across restarts.
+func defaultInstance(dataDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }
 
 func randomHex(n int) string {

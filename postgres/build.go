@@ -1,0 +1,192 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/troupehq/troupe"
+)
+
+// buildInternal holds the build fields that are never serialised to
+// clients, kept in their own column.
+type buildInternal struct {
+	Command []string        `json:"command,omitempty"`
+	Env     []troupe.EnvVar `json:"env,omitempty"`
+	Dir     string          `json:"dir,omitempty"`
+	Image   string          `json:"image,omitempty"`
+}
+
+func scanBuild(row scanner) (*troupe.Build, error) {
+	var data, internal []byte
+	if err := row.Scan(&data, &internal); err != nil {
+		return nil, err
+	}
+	return decodeBuild(data, internal)
+}
+
+func decodeBuild(data, internal []byte) (*troupe.Build, error) {
+	b := new(troupe.Build)
+	if err := json.Unmarshal(data, b); err != nil {
+		return nil, fmt.Errorf("decode build: %w", err)
+	}
+	var in buildInternal
+	if err := json.Unmarshal(internal, &in); err != nil {
+		return nil, fmt.Errorf("decode build: %w", err)
+	}
+	b.Command, b.Env, b.Dir, b.Image = in.Command, in.Env, in.Dir, in.Image
+	return b, nil
+}
+
+func encodeBuild(b *troupe.Build) (data, internal []byte, err error) {
+	b.StartedAt = norm(b.StartedAt)
+	b.FinishedAt = normPtr(b.FinishedAt)
+	if data, err = json.Marshal(b); err != nil {
+		return nil, nil, fmt.Errorf("encode build: %w", err)
+	}
+	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image}
+	if internal, err = json.Marshal(in); err != nil {
+		return nil, nil, fmt.Errorf("encode build: %w", err)
+	}
+	return data, internal, nil
+}
+
+// CreateBuild implements troupe.ActorStore. It sets b.BuildNumber to
+// ActorVersion.N, N one more than the highest N of that actor version; an
+// advisory lock on the actor version makes concurrent creates (from any
+// process) take turns. An empty ID is filled in, an empty ActorVersion
+// becomes "0.0" and a zero StartedAt becomes now.
+func (db *DB) CreateBuild(ctx context.Context, b *troupe.Build) error {
+	if b.ID == "" {
+		b.ID = troupe.NewID()
+	}
+	if b.ActorVersion == "" {
+		b.ActorVersion = "0.0"
+	}
+	if b.StartedAt.IsZero() {
+		b.StartedAt = db.now()
+	}
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+			"build-number\x1f"+b.ActID+"\x1f"+b.ActorVersion); err != nil {
+			return fmt.Errorf("lock build numbers: %w", err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx,
+			`SELECT COALESCE(MAX(seq), 0) + 1 FROM builds WHERE act_id = $1 AND version = $2`,
+			b.ActID, b.ActorVersion).Scan(&n); err != nil {
+			return fmt.Errorf("next build number: %w", err)
+		}
+		b.BuildNumber = fmt.Sprintf("%s.%d", b.ActorVersion, n)
+		data, internal, err := encodeBuild(b)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO builds
+			(id, act_id, version, seq, build_number, status, started_at, data, internal)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			b.ID, b.ActID, b.ActorVersion, n, b.BuildNumber, string(b.Status), b.StartedAt, data, internal)
+		if err != nil {
+			if sqlState(err) == codeUniqueViolation && constraintOf(err) == "builds_pkey" {
+				return troupe.Errorf(troupe.ErrConflict, "A build with id %s already exists.", b.ID)
+			}
+			return fmt.Errorf("insert build: %w", err)
+		}
+		return db.notifyTx(ctx, tx, b.ID)
+	})
+	if err != nil {
+		return err
+	}
+	db.publish(b.ID)
+	return nil
+}
+
+// GetBuild implements troupe.ActorStore.
+func (db *DB) GetBuild(ctx context.Context, id string) (*troupe.Build, error) {
+	b, err := scanBuild(db.pool.QueryRow(ctx, `SELECT data, internal FROM builds WHERE id = $1`, id))
+	return b, notFound(err, "Build")
+}
+
+// GetBuildByNumber implements troupe.ActorStore.
+func (db *DB) GetBuildByNumber(ctx context.Context, actorID, number string) (*troupe.Build, error) {
+	b, err := scanBuild(db.pool.QueryRow(ctx,
+		`SELECT data, internal FROM builds WHERE act_id = $1 AND build_number = $2`, actorID, number))
+	return b, notFound(err, "Build")
+}
+
+// ListBuilds implements troupe.ActorStore, ordered by startedAt (then id).
+func (db *DB) ListBuilds(ctx context.Context, actorID string, o troupe.ListOptions) ([]*troupe.Build, int, error) {
+	offset, limit := page(o)
+	list := []*troupe.Build{}
+	var total int
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM builds WHERE act_id = $1`, actorID).Scan(&total); err != nil {
+			return fmt.Errorf("count builds: %w", err)
+		}
+		dir := order(o.Desc)
+		rows, err := tx.Query(ctx, `SELECT data, internal FROM builds WHERE act_id = $1
+			ORDER BY started_at `+dir+`, id `+dir+` LIMIT $2 OFFSET $3`, actorID, limit, offset)
+		if err != nil {
+			return fmt.Errorf("list builds: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			b, err := scanBuild(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, b)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		if badText(err) { // an actor id no actor can have
+			return []*troupe.Build{}, 0, nil
+		}
+		return nil, 0, err
+	}
+	return list, total, nil
+}
+
+// UpdateBuild implements troupe.ActorStore. The id, actor, version and build
+// number cannot change; the build's row is locked while fn runs. Watchers of
+// the build are signalled after commit, in every process.
+func (db *DB) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Build) error) (*troupe.Build, error) {
+	var out *troupe.Build
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		var actID, version, number string
+		var data, internal []byte
+		err := tx.QueryRow(ctx,
+			`SELECT act_id, version, build_number, data, internal FROM builds WHERE id = $1 FOR UPDATE`, id).
+			Scan(&actID, &version, &number, &data, &internal)
+		if err != nil {
+			return notFound(err, "Build")
+		}
+		b, err := decodeBuild(data, internal)
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		b.ID, b.ActID, b.ActorVersion, b.BuildNumber = id, actID, version, number
+		data, internal, err = encodeBuild(b)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx,
+			`UPDATE builds SET status = $1, started_at = $2, data = $3, internal = $4 WHERE id = $5`,
+			string(b.Status), b.StartedAt, data, internal, id); err != nil {
+			return fmt.Errorf("update build: %w", err)
+		}
+		out = b
+		return db.notifyTx(ctx, tx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.publish(id)
+	return out, nil
+}

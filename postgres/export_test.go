@@ -1,0 +1,9 @@
+package postgres
+
+import "time"
+
+// WithListenPing makes the DB check its listening connection after d of
+// silence and call pinged after each successful check.
+func WithListenPing(d time.Duration, pinged func()) Option {
+	return func(o *options) { o.listenPing, o.pinged = d, pinged }
+}

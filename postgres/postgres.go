@@ -1,0 +1,555 @@
+// Package postgres is troupe's scale-out store: a troupe.Store kept in
+// PostgreSQL through pgx, which several troupe replicas can share.
+//
+// Open applies the embedded migrations in one transaction that holds an
+// advisory lock, so replicas that start together migrate once. Every
+// exported method is one transaction (or one statement). Row locks make the
+// read-modify-write methods safe across processes: UpdateRun locks the run
+// (SELECT … FOR UPDATE) and writes it back with a compare-and-set on its
+// version; a request queue operation locks the queue's row and LockHead
+// also skips request rows another transaction holds (FOR UPDATE SKIP
+// LOCKED); a dataset push locks the dataset's row; build numbers and log
+// appends take a transaction-scoped advisory lock on the actor version or
+// the job.
+//
+// Change notifications cross processes: every transaction that changes a
+// run, a build, a log or a request queue sends pg_notify on the channel
+// troupe_jobs with the job's id, and each DB keeps one dedicated connection
+// that LISTENs on it and feeds the in-process notify.Hub that Watch uses.
+// Changes made through this DB are also published on the hub directly after
+// commit. When the listening connection drops, the DB reconnects and then
+// wakes every watch made through Watch, so that a change made while it was
+// away is not missed: watchers re-read what they watch after each signal.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/notify"
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+var _ troupe.Store = (*DB)(nil)
+
+// Channel is the LISTEN/NOTIFY channel on which changes are announced. A
+// payload is the id of the job (run or build) or request queue that
+// changed, optionally preceded by the sender's origin and a space.
+const Channel = "troupe_jobs"
+
+// The advisory lock (two-key form) that migrations hold; the one-key form
+// is used for per-job and per-actor-version locks, so the two never meet.
+const (
+	lockClassTroupe = 0x74726f75 // "trou"
+	lockMigrate     = 1
+)
+
+// Listener timing: how long the listening connection may stay silent before
+// it is checked (by default), and the bounds of the delay between
+// reconnection attempts.
+const (
+	defaultListenPing = 30 * time.Second
+	reconnectMin      = 50 * time.Millisecond
+	reconnectMax      = 5 * time.Second
+	listenConnectMax  = 10 * time.Second
+)
+
+// DB is a troupe.Store backed by a PostgreSQL database. It is safe for
+// concurrent use, also by several processes on the same database.
+// Mutation callbacks (UpdateRun, UpdateActor, ...) run while the row they
+// change is locked: they must be quick and must not call the DB.
+type DB struct {
+	pool   *pgxpool.Pool
+	hub    *notify.Hub
+	now    func() time.Time
+	log    *slog.Logger
+	origin string // this DB's tag in the payloads it sends
+
+	listenCfg  *pgx.ConnConfig
+	listenPing time.Duration
+	pinged     func() // called after each successful check (tests)
+	cancel     context.CancelFunc
+	listenDone chan struct{}
+
+	watchMu sync.Mutex
+	watched map[string]int // ids with active watches, for wakeAll
+
+	closeOnce sync.Once
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	hub      *notify.Hub
+	now      func() time.Time
+	logger   *slog.Logger
+	maxConns int
+
+	listenPing time.Duration
+	pinged     func()
+}
+
+// WithHub makes the DB publish changes on hub (by default it makes its own).
+func WithHub(h *notify.Hub) Option { return func(o *options) { o.hub = h } }
+
+// WithClock sets the clock the DB stamps storages and records with (default
+// troupe.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets where the DB reports trouble it deals with by itself,
+// such as a lost notification connection (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithMaxConns sets the size of the connection pool (default: pool_max_conns
+// from the URL, else pgxpool's default, the larger of 4 and the number of
+// CPUs). The DB uses one more connection to listen for notifications.
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL or a
+// key=value connection string, as libpq and pgx accept them), brings its
+// schema up to date and starts listening for changes. The schema goes where
+// the connection's search_path puts it.
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
+	o := options{now: troupe.Now, listenPing: defaultListenPing}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.hub == nil {
+		o.hub = notify.New()
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if o.maxConns > 0 {
+		cfg.MaxConns = int32(o.maxConns)
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "troupe"
+	}
+	listenCfg := cfg.ConnConfig.Copy()
+	listenCfg.RuntimeParams["application_name"] = cfg.ConnConfig.RuntimeParams["application_name"] + " (listener)"
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{
+		pool:       pool,
+		hub:        o.hub,
+		now:        o.now,
+		log:        o.logger,
+		origin:     troupe.NewID(),
+		listenCfg:  listenCfg,
+		listenPing: o.listenPing,
+		pinged:     o.pinged,
+		listenDone: make(chan struct{}),
+		watched:    make(map[string]int),
+	}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	conn, err := db.connectListener(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: listen: %w", err)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	db.cancel = cancel
+	go db.listen(lctx, conn)
+	return db, nil
+}
+
+// Close stops listening and closes the connections. Pending watches stay
+// registered on the hub.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.cancel()
+		<-db.listenDone
+		db.pool.Close()
+	})
+	return nil
+}
+
+// Hub returns the hub the DB publishes changes on.
+func (db *DB) Hub() *notify.Hub { return db.hub }
+
+// Pool returns the DB's connection pool, for callers that keep their own
+// tables next to troupe's.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Watch implements troupe.Store: the channel receives a value after the run
+// or build with this id changes or its log grows, through this DB or any
+// other process that uses the same database.
+func (db *DB) Watch(jobID string) (<-chan struct{}, func()) {
+	ch, stop := db.hub.Watch(jobID)
+	db.watchMu.Lock()
+	db.watched[jobID]++
+	db.watchMu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			stop()
+			db.watchMu.Lock()
+			defer db.watchMu.Unlock()
+			if db.watched[jobID]--; db.watched[jobID] <= 0 {
+				delete(db.watched, jobID)
+			}
+		})
+	}
+}
+
+// wakeAll signals every id watched through this DB.
+func (db *DB) wakeAll() {
+	db.watchMu.Lock()
+	ids := make([]string, 0, len(db.watched))
+	for id := range db.watched {
+		ids = append(ids, id)
+	}
+	db.watchMu.Unlock()
+	for _, id := range ids {
+		db.hub.Publish(id)
+	}
+}
+
+// publish signals the local watchers of ids; it is called after the
+// transaction that changed them committed.
+func (db *DB) publish(ids ...string) {
+	for _, id := range ids {
+		db.hub.Publish(id)
+	}
+}
+
+// notifyTx makes the transaction announce, when it commits, that the job
+// (or queue) id changed.
+func (db *DB) notifyTx(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, db.origin+" "+id); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// connectListener opens the listening connection.
+func (db *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, listenConnectMax)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, db.listenCfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{Channel}.Sanitize()); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return conn, nil
+}
+
+// listen feeds notifications to the hub until ctx ends, reconnecting (and
+// then waking every watcher) whenever the connection is lost.
+func (db *DB) listen(ctx context.Context, conn *pgx.Conn) {
+	defer close(db.listenDone)
+	for {
+		err := db.receive(ctx, conn)
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn.Close(closeCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		db.log.Warn("postgres: lost the notification connection; reconnecting", "err", err)
+		delay := reconnectMin
+		for {
+			timer := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			conn, err = db.connectListener(ctx)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			db.log.Warn("postgres: reconnect the notification connection", "err", err)
+			delay = min(2*delay, reconnectMax)
+		}
+		db.log.Info("postgres: notification connection restored")
+		// Changes made while nobody listened were not announced here:
+		// every watcher re-reads what it watches.
+		db.wakeAll()
+	}
+}
+
+// receive delivers notifications from conn until it fails or ctx ends. A
+// connection that stays silent for db.listenPing is checked with a query, so a
+// dead peer is noticed.
+func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, db.listenPing)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err == nil {
+			db.deliver(n.Payload)
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || conn.IsClosed() {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, max(db.listenPing, listenConnectMax))
+		err = conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if db.pinged != nil {
+			db.pinged()
+		}
+	}
+}
+
+// deliver publishes a notification's job id on the hub, unless this DB sent
+// it (its changes are published on commit).
+func (db *DB) deliver(payload string) {
+	id := payload
+	if origin, rest, ok := strings.Cut(payload, " "); ok {
+		if origin == db.origin {
+			return
+		}
+		id = rest
+	}
+	if id != "" {
+		db.hub.Publish(id)
+	}
+}
+
+// migrate applies, in order, every embedded migration newer than the
+// schema's version, all in one transaction that holds an advisory lock, so
+// that concurrent Opens apply each migration once. Files are named
+// NNNN_description.sql; NNNN is the version the file brings the schema to.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	type step struct {
+		version int
+		name    string
+	}
+	var steps []step
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migration/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
+		}
+		steps = append(steps, step{v, name})
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
+	for i := 1; i < len(steps); i++ {
+		if steps[i].version == steps[i-1].version {
+			return fmt.Errorf("migrations %s and %s have the same number", steps[i-1].name, steps[i].name)
+		}
+	}
+
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClassTroupe, lockMigrate); err != nil {
+			return fmt.Errorf("lock schema: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_version: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		applied := current
+		for _, s := range steps {
+			if s.version <= current {
+				continue
+			}
+			text, err := migrations.ReadFile(s.name)
+			if err != nil {
+				return err
+			}
+			// Exec without arguments uses the simple protocol, which runs
+			// a file of several statements.
+			if _, err := tx.Exec(ctx, string(text)); err != nil {
+				return fmt.Errorf("migration %s: %w", s.name, err)
+			}
+			applied = s.version
+		}
+		if applied == current {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, applied)
+		return err
+	})
+}
+
+// SchemaVersion returns the version of the newest migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+// write runs fn in a read-committed transaction and commits when fn
+// returns nil. Errors PostgreSQL reports about concurrency (a deadlock, a
+// serialization failure) come back as conflict, and text it cannot store
+// (a NUL character) as invalid-value.
+func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgErr(pgx.BeginFunc(ctx, db.pool, fn))
+}
+
+// read runs fn in a read-only transaction that sees one snapshot, so that
+// the queries of one method agree. Errors come back as they are (see
+// badText for arguments PostgreSQL cannot compare).
+func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// SQLSTATE codes the store handles.
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlock             = "40P01"
+	codeBadText              = "22021" // character_not_in_repertoire: NUL or invalid UTF-8
+	codeUntranslatable       = "22P05"
+)
+
+// sqlState returns the SQLSTATE of a PostgreSQL error, "" for other errors.
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// constraintOf returns the constraint a PostgreSQL error names.
+func constraintOf(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.ConstraintName
+	}
+	return ""
+}
+
+// validText reports whether PostgreSQL can take s as text: valid UTF-8
+// without NUL.
+func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// badText reports whether err is PostgreSQL refusing text (see validText).
+func badText(err error) bool {
+	c := sqlState(err)
+	return c == codeBadText || c == codeUntranslatable
+}
+
+// pgErr turns the PostgreSQL errors a caller can act on into troupe errors.
+func pgErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *troupe.Error
+	if errors.As(err, &te) {
+		return err
+	}
+	switch sqlState(err) {
+	case codeSerializationFailure, codeDeadlock:
+		return troupe.Errorf(troupe.ErrConflict, "The change collided with another one at the same time; try again.")
+	case codeBadText, codeUntranslatable:
+		return troupe.Errorf(troupe.ErrInvalidValue, "A value contains a character that cannot be stored (such as NUL).")
+	}
+	return err
+}
+
+// notFound turns "no rows" into a record-not-found error that names what.
+// An id or name PostgreSQL cannot even compare (NUL, invalid UTF-8) names
+// nothing that exists, so it is not found either.
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) || badText(err) {
+		return troupe.Errorf(troupe.ErrRecordNotFound, "%s was not found", what)
+	}
+	return err
+}
+
+// querier is what the pool and a transaction share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// page normalises list options: offset ≥ 0, limit in 1..1000.
+func page(o troupe.ListOptions) (offset, limit int) {
+	offset, limit = o.Offset, o.Limit
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return offset, limit
+}
+
+func order(desc bool) string {
+	if desc {
+		return "DESC"
+	}
+	return "ASC"
+}
+
+// Times are stored as timestamptz at millisecond precision and returned in
+// UTC.
+
+// norm returns t in UTC truncated to milliseconds, as it will read back.
+func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+func normPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := norm(*t)
+	return &n
+}
+
+// utcPtr returns a scanned nullable time in UTC.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,362 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/troupehq/troupe"
+)
+
+// activeStatuses are the statuses of runs that have not finished.
+var activeStatuses = func() []string {
+	var s []string
+	for _, st := range troupe.Statuses {
+		if !st.Terminal() {
+			s = append(s, string(st))
+		}
+	}
+	return s
+}()
+
+const runColumns = `data, control, version`
+
+func scanRun(row scanner) (*troupe.Run, error) {
+	var data, control []byte
+	var version int64
+	if err := row.Scan(&data, &control, &version); err != nil {
+		return nil, err
+	}
+	r := new(troupe.Run)
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("decode run: %w", err)
+	}
+	if err := json.Unmarshal(control, &r.Control); err != nil {
+		return nil, fmt.Errorf("decode run control: %w", err)
+	}
+	r.Version = version
+	return r, nil
+}
+
+// normRun puts every time of r in UTC at millisecond precision, the way it
+// reads back. Slices and pointers are replaced, not written through.
+func normRun(r *troupe.Run) {
+	r.StartedAt = norm(r.StartedAt)
+	r.FinishedAt = normPtr(r.FinishedAt)
+	if r.Metamorphs != nil {
+		ms := make([]troupe.Metamorph, len(r.Metamorphs))
+		for i, m := range r.Metamorphs {
+			m.CreatedAt = norm(m.CreatedAt)
+			ms[i] = m
+		}
+		r.Metamorphs = ms
+	}
+	c := &r.Control
+	c.TimeoutAt = normPtr(c.TimeoutAt)
+	c.RunningSince = normPtr(c.RunningSince)
+	c.LeaseUntil = normPtr(c.LeaseUntil)
+	if c.Abort != nil {
+		a := *c.Abort
+		a.RequestedAt = norm(a.RequestedAt)
+		c.Abort = &a
+	}
+}
+
+func encodeRun(r *troupe.Run) (data, control []byte, err error) {
+	normRun(r)
+	if data, err = json.Marshal(r); err != nil {
+		return nil, nil, fmt.Errorf("encode run: %w", err)
+	}
+	if control, err = json.Marshal(r.Control); err != nil {
+		return nil, nil, fmt.Errorf("encode run control: %w", err)
+	}
+	return data, control, nil
+}
+
+// CreateRun implements troupe.RunStore. Empty ids (the run's and its default
+// storages') are filled in, an empty status becomes READY and a zero
+// StartedAt becomes now; Version starts at 1. A default storage whose id
+// already exists is shared, not created again. The INPUT record is stored
+// under input.Key, or "INPUT" when that is empty. conflict when a run with
+// r.ID exists.
+func (db *DB) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Record) error {
+	for _, id := range []*string{&r.ID, &r.DefaultDatasetID, &r.DefaultKeyValueStoreID, &r.DefaultRequestQueueID} {
+		if *id == "" {
+			*id = troupe.NewID()
+		}
+	}
+	if r.Status == "" {
+		r.Status = troupe.StatusReady
+	}
+	if r.StartedAt.IsZero() {
+		r.StartedAt = db.now()
+	}
+	r.Version = 1
+	data, control, err := encodeRun(r)
+	if err != nil {
+		return err
+	}
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		// Storages first, then the run: every transaction locks storages
+		// before run counters (see the schema), so none waits for another
+		// in a circle.
+		now := norm(db.now())
+		for _, s := range []struct {
+			kind troupe.StorageKind
+			id   string
+		}{
+			{troupe.KindDataset, r.DefaultDatasetID},
+			{troupe.KindKeyValueStore, r.DefaultKeyValueStoreID},
+			{troupe.KindRequestQueue, r.DefaultRequestQueueID},
+		} {
+			actID, runID := r.ActID, r.ID
+			st := &troupe.Storage{ID: s.id, Kind: s.kind, UserID: r.UserID, CreatedAt: now,
+				ActID: &actID, ActRunID: &runID}
+			if err := insertStorage(ctx, tx, st, true); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO runs (id, act_id, status, started_at, version,
+			default_dataset_id, default_key_value_store_id, default_request_queue_id, data, control)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.ID, r.ActID, string(r.Status), r.StartedAt, r.Version,
+			r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control)
+		if err != nil {
+			if sqlState(err) == codeUniqueViolation && constraintOf(err) == "runs_pkey" {
+				return troupe.Errorf(troupe.ErrConflict, "A run with id %s already exists.", r.ID)
+			}
+			return fmt.Errorf("insert run: %w", err)
+		}
+		if input != nil {
+			rec := *input
+			if rec.Key == "" {
+				rec.Key = "INPUT"
+			}
+			if err := putRecord(ctx, tx, now, r.DefaultKeyValueStoreID, &rec); err != nil {
+				return err
+			}
+		}
+		return db.notifyTx(ctx, tx, r.ID)
+	})
+	if err != nil {
+		return err
+	}
+	db.publish(r.ID)
+	return nil
+}
+
+// GetRun implements troupe.RunStore.
+func (db *DB) GetRun(ctx context.Context, id string) (*troupe.Run, error) {
+	r, err := scanRun(db.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
+	return r, notFound(err, "Run")
+}
+
+// ListRuns implements troupe.RunStore: runs ordered by startedAt (then id),
+// the page f asks for and the number of runs that match f.
+//
+// The total comes from per-(actor, status) counters unless f has a time
+// range, in which case the matching index range is counted.
+func (db *DB) ListRuns(ctx context.Context, f troupe.RunFilter) ([]*troupe.Run, int, error) {
+	offset, limit := page(f.ListOptions)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.ActorID != "" {
+		where = append(where, "act_id = "+arg(f.ActorID))
+	}
+	if len(f.Statuses) > 0 {
+		ss := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			ss[i] = string(s)
+		}
+		where = append(where, "status = ANY("+arg(ss)+")")
+	}
+	timed := false
+	if f.StartedAfter != nil {
+		where = append(where, "started_at >= "+arg(time.UnixMilli(ceilMS(*f.StartedAfter))))
+		timed = true
+	}
+	if f.StartedBefore != nil {
+		where = append(where, "started_at <= "+arg(time.UnixMilli(f.StartedBefore.UnixMilli())))
+		timed = true
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+
+	list := []*troupe.Run{}
+	var total int64
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		countQuery := `SELECT COUNT(*) FROM runs` + cond
+		if !timed {
+			countQuery = `SELECT COALESCE(SUM(n), 0) FROM run_counts` + cond
+		}
+		if err := tx.QueryRow(ctx, countQuery, args...).Scan(&total); err != nil {
+			return fmt.Errorf("count runs: %w", err)
+		}
+		if int64(offset) >= total {
+			return nil
+		}
+		dir := order(f.Desc)
+		lim, off := arg(limit), arg(offset)
+		rows, err := tx.Query(ctx, `SELECT `+runColumns+` FROM runs`+cond+
+			` ORDER BY started_at `+dir+`, id `+dir+` LIMIT `+lim+` OFFSET `+off, args...)
+		if err != nil {
+			return fmt.Errorf("list runs: %w", err)
+		}
+		list, err = scanRuns(rows)
+		return err
+	})
+	if err != nil {
+		if badText(err) { // an actor id no run can have
+			return []*troupe.Run{}, 0, nil
+		}
+		return nil, 0, err
+	}
+	return list, int(total), nil
+}
+
+// ceilMS is t in unix milliseconds, rounded up, so that an inclusive lower
+// bound between two milliseconds does not take in the earlier one.
+func ceilMS(t time.Time) int64 {
+	v := t.UnixMilli()
+	if time.UnixMilli(v).Before(t) {
+		v++
+	}
+	return v
+}
+
+func scanRuns(rows pgx.Rows) ([]*troupe.Run, error) {
+	defer rows.Close()
+	list := []*troupe.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, r)
+	}
+	return list, rows.Err()
+}
+
+// LastRun implements troupe.RunStore.
+func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status) (*troupe.Run, error) {
+	query := `SELECT ` + runColumns + ` FROM runs WHERE act_id = $1`
+	args := []any{actorID}
+	if status != "" {
+		query += ` AND status = $2`
+		args = append(args, string(status))
+	}
+	query += ` ORDER BY started_at DESC, id DESC LIMIT 1`
+	r, err := scanRun(db.pool.QueryRow(ctx, query, args...))
+	return r, notFound(err, "Run")
+}
+
+// ActiveRuns implements troupe.RunStore, ordered by startedAt.
+func (db *DB) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE status = ANY($1)
+		ORDER BY started_at, id`, activeStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("list active runs: %w", err)
+	}
+	return scanRuns(rows)
+}
+
+// UpdateRun implements troupe.RunStore. The run's row is locked (SELECT …
+// FOR UPDATE) while fn runs, so concurrent updates from any process take
+// turns, and the write is a compare-and-set on the version read. The run's
+// id and default storages cannot change, and records fn writes through tx
+// are committed with the run or not at all. Watchers of the run are
+// signalled after commit, in every process.
+func (db *DB) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
+	var out *troupe.Run
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		r, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return notFound(err, "Run")
+		}
+		ds, kvs, rq := r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID
+		prev := r.Version
+		if err := fn(r, &storageTx{tx: tx, now: db.now}); err != nil {
+			return err
+		}
+		r.ID, r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID = id, ds, kvs, rq
+		r.Version = prev + 1
+		data, control, err := encodeRun(r)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE runs SET act_id = $1, status = $2, started_at = $3,
+			version = $4, data = $5, control = $6 WHERE id = $7 AND version = $8`,
+			r.ActID, string(r.Status), r.StartedAt, r.Version, data, control, id, prev)
+		if err != nil {
+			return fmt.Errorf("update run: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return troupe.Errorf(troupe.ErrConflict, "Run %s was changed at the same time; try again.", id)
+		}
+		out = r
+		return db.notifyTx(ctx, tx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.publish(id)
+	return out, nil
+}
+
+// storageTx is the troupe.StorageTx UpdateRun hands to its mutation.
+type storageTx struct {
+	tx  pgx.Tx
+	now func() time.Time
+}
+
+func (s *storageTx) PutRecord(ctx context.Context, storeID string, rec *troupe.Record) error {
+	return putRecord(ctx, s.tx, norm(s.now()), storeID, rec)
+}
+
+// DeleteRun implements troupe.RunStore. It deletes the run, its log and
+// those of its default storages that no other run has as a default storage
+// and that are still unnamed (a storage that was given a name is kept, as
+// named storages are). Watchers of the run are signalled after commit.
+func (db *DB) DeleteRun(ctx context.Context, id string) error {
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		var ids [3]string
+		err := tx.QueryRow(ctx, `SELECT default_dataset_id, default_key_value_store_id,
+			default_request_queue_id FROM runs WHERE id = $1 FOR UPDATE`, id).Scan(&ids[0], &ids[1], &ids[2])
+		if err != nil {
+			return notFound(err, "Run")
+		}
+		for _, sid := range ids {
+			if _, err := tx.Exec(ctx,
+				`UPDATE storages SET run_refs = run_refs - 1 WHERE id = $1`, sid); err != nil {
+				return fmt.Errorf("release run storage: %w", err)
+			}
+			if _, err := tx.Exec(ctx,
+				`DELETE FROM storages WHERE id = $1 AND run_refs <= 0 AND name IS NULL`, sid); err != nil {
+				return fmt.Errorf("delete run storage: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM runs WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete run: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM logs WHERE job_id = $1`, id); err != nil {
+			return fmt.Errorf("delete run log: %w", err)
+		}
+		return db.notifyTx(ctx, tx, id)
+	})
+	if err != nil {
+		return err
+	}
+	db.publish(id)
+	return nil
+}
