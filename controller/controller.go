@@ -45,8 +45,15 @@ type Config struct {
 	TimeoutGrace time.Duration
 	// MaxErrorRestarts bounds restarts of a run with restartOnError (default 3).
 	MaxErrorRestarts int
-	// Instance names this controller as a run's owner.
+	// Instance names this controller as a run's owner. It should stay the
+	// same across restarts of one server (so that a restarted server takes
+	// back its runs at once) and differ between replicas.
 	Instance string
+	// LeaseTTL is how long an instance may go without a heartbeat before the
+	// others take over its runs (default 10s); HeartbeatInterval how often
+	// this one sends its own and looks for runs to take over (default 2s).
+	LeaseTTL          time.Duration
+	HeartbeatInterval time.Duration
 	// BaseEnv is added to every run's environment (e.g. PATH).
 	BaseEnv []string
 	Logger  *slog.Logger
@@ -75,6 +82,12 @@ func New(cfg Config) *Controller {
 	if cfg.TimeoutGrace == 0 {
 		cfg.TimeoutGrace = 5 * time.Second
 	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
 	if cfg.MaxErrorRestarts == 0 {
 		cfg.MaxErrorRestarts = 3
 	}
@@ -92,28 +105,116 @@ func New(cfg Config) *Controller {
 	return &Controller{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, ctx: ctx, cancel: cancel}
 }
 
-// Start recovers the runs a previous server left behind and starts
-// controlling them: READY runs are started; live runs whose process was lost
-// are restarted with the same id and storages (stats.migrationCount) or, when
-// their actor forbids restarts, end with a status message saying why.
+// Start registers this instance, takes back the runs it owned before a
+// restart and starts controlling runs: READY runs are started; live runs
+// whose process was lost are restarted with the same id and storages
+// (stats.migrationCount) or, when their actor forbids restarts, end with a
+// status message saying why. From then on it sends heartbeats and takes over
+// the runs of instances that stopped sending theirs.
 func (c *Controller) Start(ctx context.Context) error {
+	if err := c.cfg.Store.Heartbeat(ctx, c.cfg.Instance, c.cfg.Now()); err != nil {
+		return err
+	}
 	runs, err := c.cfg.Store.ActiveRuns(ctx)
 	if err != nil {
 		return err
 	}
 	for _, r := range runs {
-		if err := c.recover(ctx, r); err != nil {
+		if r.Control.Owner != c.cfg.Instance {
+			continue // unowned runs and other instances' runs: see scan
+		}
+		if err := c.takeOver(ctx, r); err != nil {
 			c.log.Error("recover run", "run", r.ID, "err", err)
 		}
 		c.Wake(r.ID)
 	}
+	c.scan(ctx)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.maintain()
+	}()
 	return nil
 }
 
-func (c *Controller) recover(ctx context.Context, r *troupe.Run) error {
-	if r.Status == troupe.StatusReady {
-		return nil
+// maintain sends heartbeats and takes over runs of dead instances until the
+// controller stops.
+func (c *Controller) maintain() {
+	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	lastBeat := time.Now()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.cfg.Store.Heartbeat(c.ctx, c.cfg.Instance, c.cfg.Now()); err != nil {
+			c.log.Error("heartbeat", "err", err)
+			if time.Since(lastBeat) > c.cfg.LeaseTTL {
+				// Others may take over our runs now: never run them twice.
+				c.log.Error("no heartbeat for longer than the lease; killing this instance's run processes")
+				c.killAll()
+			}
+			continue
+		}
+		lastBeat = time.Now()
+		c.scan(c.ctx)
 	}
+}
+
+// scan looks at every live run and wakes those this instance should run:
+// its own, those nobody claimed in time, and those of dead instances (which
+// it takes over first).
+func (c *Controller) scan(ctx context.Context) {
+	insts, err := c.cfg.Store.Instances(ctx)
+	if err != nil {
+		c.log.Error("list instances", "err", err)
+		return
+	}
+	runs, err := c.cfg.Store.ActiveRuns(ctx)
+	if err != nil {
+		c.log.Error("list live runs", "err", err)
+		return
+	}
+	now := c.cfg.Now()
+	for _, r := range runs {
+		switch owner := r.Control.Owner; {
+		case owner == c.cfg.Instance:
+			if !c.running(r.ID) {
+				c.Wake(r.ID)
+			}
+		case owner == "":
+			// Accepted (or resurrected) by an instance that has not claimed
+			// it yet: that one gets a lease's time first.
+			if now.Sub(r.StartedAt) > c.cfg.LeaseTTL || r.Status != troupe.StatusReady {
+				c.Wake(r.ID)
+			}
+		default:
+			if beat, ok := insts[owner]; ok && now.Sub(beat) <= c.cfg.LeaseTTL {
+				continue
+			}
+			if err := c.takeOver(ctx, r); err != nil {
+				c.log.Error("take over run", "run", r.ID, "from", owner, "err", err)
+				continue
+			}
+			c.Wake(r.ID)
+		}
+	}
+}
+
+func (c *Controller) running(runID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.runners[runID]
+	return ok
+}
+
+// takeOver claims a live run whose owner (this instance before a restart,
+// or a dead one) lost its process: the process group is killed if it is
+// still around, and the run is restarted (a migration) or ended.
+func (c *Controller) takeOver(ctx context.Context, r *troupe.Run) error {
+	old := r.Control.Owner
 	if r.Control.PID != 0 {
 		if err := c.cfg.Executor.KillOrphan(r.Control.PID, r.Control.PIDStartTime); err != nil {
 			c.log.Warn("kill orphan", "run", r.ID, "pid", r.Control.PID, "err", err)
@@ -124,20 +225,38 @@ func (c *Controller) recover(ctx context.Context, r *troupe.Run) error {
 		forbid = a.RestartsForbidden
 	}
 	_, err := c.update(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
+		if r.Control.Owner != old || r.Status.Terminal() {
+			return errNoChange // another instance got there first
+		}
+		r.Control.Owner = c.cfg.Instance
 		now := c.cfg.Now()
 		switch {
+		case r.Status == troupe.StatusReady:
+			return nil
 		case r.Status == troupe.StatusRunning && !forbid:
-			return r.Restart(true, "The run's process was lost when troupe stopped; troupe restarted it (migration).", now)
+			return r.Restart(true, "The run's process was lost when its troupe server stopped; troupe restarted it (migration).", now)
 		case r.Status == troupe.StatusRunning:
-			return r.Fail("The run's process was lost when troupe stopped, and its actor does not allow restarts.", now)
+			return r.Fail("The run's process was lost when its troupe server stopped, and its actor does not allow restarts.", now)
 		case r.Status == troupe.StatusAborting:
-			return r.Fail("Run was aborted; troupe stopped while the abort was in progress.", now)
+			return r.Fail("Run was aborted; its troupe server stopped while the abort was in progress.", now)
 		case r.Status == troupe.StatusTimingOut:
-			return r.Fail("Run timed out; troupe stopped while it was timing out.", now)
+			return r.Fail("Run timed out; its troupe server stopped while it was timing out.", now)
 		}
 		return errNoChange
 	})
 	return err
+}
+
+func (c *Controller) killAll() {
+	c.mu.Lock()
+	rs := make([]*runner, 0, len(c.runners))
+	for _, r := range c.runners {
+		rs = append(rs, r)
+	}
+	c.mu.Unlock()
+	for _, r := range rs {
+		r.killNow()
+	}
 }
 
 // Stop stops controlling runs. With kill set it kills every process it runs
@@ -146,15 +265,9 @@ func (c *Controller) recover(ctx context.Context, r *troupe.Run) error {
 func (c *Controller) Stop(kill bool) {
 	c.mu.Lock()
 	c.closed = true
-	rs := make([]*runner, 0, len(c.runners))
-	for _, r := range c.runners {
-		rs = append(rs, r)
-	}
 	c.mu.Unlock()
 	if kill {
-		for _, r := range rs {
-			r.killNow()
-		}
+		c.killAll()
 	}
 	c.cancel()
 	c.wg.Wait()

@@ -88,6 +88,11 @@ func (r *runner) killNow() {
 func (r *runner) loop() {
 	ctx := r.c.ctx
 	defer r.sink.close()
+	// Changes made through other instances (an abort sent to another
+	// replica's API, say) arrive as store notifications.
+	changed, stopWatch := r.c.cfg.Store.Watch(r.id)
+	defer stopWatch()
+	me := r.c.cfg.Instance
 	for {
 		if ctx.Err() != nil {
 			return
@@ -102,6 +107,21 @@ func (r *runner) loop() {
 			r.c.log.Error("read run", "run", r.id, "err", err)
 			if !sleepCtx(ctx, time.Second) {
 				return
+			}
+			continue
+		}
+		if owner := run.Control.Owner; owner != "" && owner != me {
+			// Another instance runs it (it took the run over, or it was
+			// never ours): make sure no process of ours is left.
+			r.stopProc()
+			return
+		}
+		if run.Control.Owner == "" && !run.Status.Terminal() && run.Status != troupe.StatusReady {
+			if _, err := r.c.update(ctx, r.id, r.claim); err != nil {
+				r.c.log.Error("claim run", "run", r.id, "err", err)
+				if !sleepCtx(ctx, time.Second) {
+					return
+				}
 			}
 			continue
 		}
@@ -182,6 +202,7 @@ func (r *runner) loop() {
 		case <-ctx.Done():
 			return
 		case <-r.wakeCh:
+		case <-changed:
 		case <-done:
 			r.handleExit(ctx)
 		case <-timer:
@@ -195,7 +216,7 @@ func (r *runner) loop() {
 
 // markRunning moves a READY run to RUNNING and claims it.
 func (r *runner) markRunning(run *troupe.Run, _ troupe.StorageTx) error {
-	if run.Status != troupe.StatusReady {
+	if run.Status != troupe.StatusReady || (run.Control.Owner != "" && run.Control.Owner != r.c.cfg.Instance) {
 		return errNoChange
 	}
 	now := r.c.cfg.Now()
@@ -206,12 +227,22 @@ func (r *runner) markRunning(run *troupe.Run, _ troupe.StorageTx) error {
 	return nil
 }
 
+// claim makes this instance the owner of a live run nobody owns (one that
+// was resurrected through any instance's API).
+func (r *runner) claim(run *troupe.Run, _ troupe.StorageTx) error {
+	if run.Control.Owner != "" || run.Status.Terminal() {
+		return errNoChange
+	}
+	run.Control.Owner = r.c.cfg.Instance
+	return nil
+}
+
 func (r *runner) onDeadline(ctx context.Context, run *troupe.Run) {
 	switch run.Status {
 	case troupe.StatusRunning:
 		gen := run.Control.Generation
 		_, err := r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
-			if run.Status != troupe.StatusRunning || run.Control.Generation != gen ||
+			if run.Status != troupe.StatusRunning || run.Control.Generation != gen || run.Control.Owner != r.c.cfg.Instance ||
 				run.Control.TimeoutAt == nil || r.c.cfg.Now().Before(*run.Control.TimeoutAt) {
 				return errNoChange
 			}
@@ -264,7 +295,7 @@ func (r *runner) handleExit(ctx context.Context) {
 // newer generation meanwhile (then the loop starts that one).
 func (r *runner) finish(ctx context.Context, gen int, fn func(run *troupe.Run, now time.Time) error) {
 	_, err := r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
-		if run.Control.Generation != gen || run.Status.Terminal() {
+		if run.Control.Generation != gen || run.Status.Terminal() || run.Control.Owner != r.c.cfg.Instance {
 			return errNoChange
 		}
 		return fn(run, r.c.cfg.Now())

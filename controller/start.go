@@ -61,12 +61,11 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	r.setShared(p, r.memBytes)
 	containerURL := "http://127.0.0.1:" + strconv.Itoa(port)
 	_, err = r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
-		if run.Control.Generation != gen {
+		if run.Control.Generation != gen || run.Control.Owner != r.c.cfg.Instance {
 			return errNoChange
 		}
 		run.Control.PID, run.Control.PIDStartTime = p.PID(), p.StartTime()
 		run.Control.StartedGeneration = gen
-		run.Control.Owner = r.c.cfg.Instance
 		run.ContainerURL = containerURL
 		return nil
 	})
