@@ -69,6 +69,10 @@ type Controller struct {
 	runners map[string]*runner
 	closed  bool
 
+	// unowned holds the live runs without an owner seen by the last scan
+	// (only the maintain goroutine uses it).
+	unowned map[string]int
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -178,6 +182,8 @@ func (c *Controller) scan(ctx context.Context) {
 		return
 	}
 	now := c.cfg.Now()
+	unowned := map[string]int{}
+	defer func() { c.unowned = unowned }()
 	for _, r := range runs {
 		switch owner := r.Control.Owner; {
 		case owner == c.cfg.Instance:
@@ -186,10 +192,11 @@ func (c *Controller) scan(ctx context.Context) {
 			}
 		case owner == "":
 			// Accepted (or resurrected) by an instance that has not claimed
-			// it yet: that one gets a lease's time first.
-			if now.Sub(r.StartedAt) > c.cfg.LeaseTTL || r.Status != troupe.StatusReady {
+			// it yet: that one has until the next scan to do so.
+			if gen, ok := c.unowned[r.ID]; ok && gen == r.Control.Generation {
 				c.Wake(r.ID)
 			}
+			unowned[r.ID] = r.Control.Generation
 		default:
 			if beat, ok := insts[owner]; ok && now.Sub(beat) <= c.cfg.LeaseTTL {
 				continue

@@ -20,6 +20,7 @@ import (
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 	"github.com/troupehq/troupe/examples"
+	"github.com/troupehq/troupe/pgtest"
 )
 
 const testToken = "e2e-token"
@@ -40,6 +41,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer pgtest.StopShared()
 	binPath = filepath.Join(dir, "troupe")
 	build := exec.Command("go", "build", "-race", "-o", binPath, "../cmd/troupe")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

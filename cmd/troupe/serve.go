@@ -37,6 +37,7 @@ type serveOptions struct {
 	logLevel     string
 	instance     string
 	store        string
+	leaseTTL     time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -63,6 +64,7 @@ once and kept in the data folder.`,
 	f.BoolVar(&o.examples, "examples", true, "install the example actors at start when they are missing")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.store, "store", defaultStore(), "store: a postgres:// URL, sqlite:PATH, or empty for troupe.db in --data (default $TROUPE_STORE)")
+	f.DurationVar(&o.leaseTTL, "lease-ttl", 10*time.Second, "how long a replica may miss heartbeats before the others take over its runs")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -141,7 +143,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 		TimeoutGrace:   o.timeoutGrace,
 		BaseEnv:        baseEnv,
 		Instance:       instance,
-		Logger:         logger,
+		LeaseTTL:       o.leaseTTL,
+		// A heartbeat every fifth of the lease: a few may be late or lost.
+		HeartbeatInterval: o.leaseTTL / 5,
+		Logger:            logger,
 	})
 	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger})
 	srv := api.New(api.Config{
