@@ -10,9 +10,9 @@ func (s *Server) routes() {
 	s.routeRuns()
 	s.routeBuilds()
 	s.handle("GET /v2/logs/{jobId}", s.getLog)
-	s.routeStorages(troupe.KindDataset, nil)
-	s.routeStorages(troupe.KindKeyValueStore, s.routeRecords)
-	s.routeStorages(troupe.KindRequestQueue, nil)
+	s.routeStorages(troupe.KindDataset, s.routeItems)
+	s.routeStorages(troupe.KindKeyValueStore, s.routeKeyValueStore)
+	s.routeStorages(troupe.KindRequestQueue, s.routeRequestQueue)
 }
 
 // actorPrefixes are the two prefixes of actor routes: /v2/acts is the
@@ -52,6 +52,8 @@ func (s *Server) routeActors(p string) {
 	s.handle("POST "+a+"/runs", s.runActor)
 	s.handle("GET "+a+"/run-sync", s.runSync)
 	s.handle("POST "+a+"/run-sync", s.runSync)
+	s.handle("GET "+a+"/run-sync-get-dataset-items", s.runSyncItems)
+	s.handle("POST "+a+"/run-sync-get-dataset-items", s.runSyncItems)
 }
 
 func (s *Server) routeRuns() {

@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"iter"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/troupehq/troupe"
 )
@@ -60,4 +63,91 @@ func (k *KeyValueStoreClient) SetRecord(ctx context.Context, key string, value [
 // there is none.
 func (k *KeyValueStoreClient) DeleteRecord(ctx context.Context, key string) error {
 	return k.r.sub("records", key).call(ctx, http.MethodDelete, nil, nil, nil)
+}
+
+// KeyListOptions select the keys [KeyValueStoreClient.ListKeys] lists; zero
+// fields are not sent.
+type KeyListOptions struct {
+	// ExclusiveStartKey lists the keys after this one.
+	ExclusiveStartKey string
+	// Prefix lists only keys that start with it.
+	Prefix string
+	// Limit is the page size, 1 to 1000 (server default 1000). For
+	// [KeyValueStoreClient.Keys] it caps the total instead (0: all).
+	Limit int
+}
+
+// KeyInfo is one key of a store with the size of its value in bytes.
+type KeyInfo struct {
+	Key             string `json:"key"`
+	Size            int    `json:"size"`
+	RecordPublicURL string `json:"recordPublicUrl"`
+}
+
+// KeyList is one page of a store's keys, in UTF-8 byte order.
+type KeyList struct {
+	Items             []KeyInfo `json:"items"`
+	Count             int       `json:"count"`
+	Limit             int       `json:"limit"`
+	ExclusiveStartKey *string   `json:"exclusiveStartKey"`
+	// IsTruncated tells that more keys follow; list them from
+	// NextExclusiveStartKey.
+	IsTruncated           bool    `json:"isTruncated"`
+	NextExclusiveStartKey *string `json:"nextExclusiveStartKey"`
+}
+
+// ListKeys returns one page of the store's keys.
+func (k *KeyValueStoreClient) ListKeys(ctx context.Context, opts *KeyListOptions) (*KeyList, error) {
+	q := url.Values{}
+	if opts != nil {
+		if opts.ExclusiveStartKey != "" {
+			q.Set("exclusiveStartKey", opts.ExclusiveStartKey)
+		}
+		if opts.Prefix != "" {
+			q.Set("prefix", opts.Prefix)
+		}
+		if opts.Limit > 0 {
+			q.Set("limit", strconv.Itoa(opts.Limit))
+		}
+	}
+	return fetch[KeyList](ctx, k.r.sub("keys"), http.MethodGet, q, nil)
+}
+
+// Keys returns an iterator over the keys opts select (opts.Limit caps the
+// total; 0: all), listed a page of up to 1000 at a time. It stops at the
+// first error, which it yields.
+func (k *KeyValueStoreClient) Keys(ctx context.Context, opts *KeyListOptions) iter.Seq2[KeyInfo, error] {
+	var o KeyListOptions
+	if opts != nil {
+		o = *opts
+	}
+	return func(yield func(KeyInfo, error) bool) {
+		remaining := o.Limit
+		page := o
+		for {
+			page.Limit = 0
+			if remaining > 0 {
+				page.Limit = min(remaining, troupe.MaxKeyListLimit)
+			}
+			l, err := k.ListKeys(ctx, &page)
+			if err != nil {
+				yield(KeyInfo{}, err)
+				return
+			}
+			for _, it := range l.Items {
+				if !yield(it, nil) {
+					return
+				}
+				if remaining > 0 {
+					if remaining--; remaining == 0 {
+						return
+					}
+				}
+			}
+			if !l.IsTruncated || l.NextExclusiveStartKey == nil || len(l.Items) == 0 {
+				return
+			}
+			page.ExclusiveStartKey = *l.NextExclusiveStartKey
+		}
+	}
 }

@@ -11,6 +11,9 @@ func addClientCommands(root *cobra.Command) {
 		newCallCmd(sf),
 		newRunsCmd(sf),
 		newBuildsCmd(sf),
+		newRqCmd(sf),
+		newDatasetsCmd(sf),
+		newKVCmd(sf),
 	} {
 		sf.register(cmd)
 		root.AddCommand(cmd)
