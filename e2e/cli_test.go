@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/client"
 )
 
 // troupeCLI runs the troupe binary as a client of s.
@@ -23,24 +24,11 @@ func (s *server) cli(t *testing.T, args ...string) (string, error) {
 func TestPushAndCall(t *testing.T) {
 	t.Parallel()
 	s := shared
-	dir := t.TempDir()
-	files := map[string]string{
+	s.pushProject(t, map[string]string{
 		".actor/actor.json": `{"actorSpecification":1,"name":"pushed","version":"1.2"}`,
 		"Dockerfile":        "FROM alpine\nCOPY . ./\nCMD echo pushed-ok $(cat note.txt) $ACTOR_BUILD_NUMBER\n",
 		"note.txt":          "from-a-file",
-	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := s.cli(t, "push", dir); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	})
 	out, err := s.cli(t, "call", "pushed")
 	if err != nil {
 		t.Fatalf("call: %v\n%s", err, out)
@@ -63,5 +51,41 @@ func TestPushAndCall(t *testing.T) {
 	}
 	if out, err := s.cli(t, "call", "failer"); err == nil {
 		t.Errorf("call of a failing actor exited 0:\n%s", out)
+	}
+}
+
+// pushProject writes files into a temporary project folder and pushes it
+// with the CLI.
+func (s *server) pushProject(t *testing.T, files map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := s.cli(t, "push", dir); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	s := shared
+	s.pushProject(t, map[string]string{
+		".actor/actor.json": `{"actorSpecification":1,"name":"hog","version":"0.1"}`,
+		"Dockerfile":        "FROM node:20\nCMD [\"node\", \"-e\", \"const a=[]; setInterval(() => a.push(Buffer.alloc(20e6, 1)), 50)\"]\n",
+	})
+	run := s.finish(t, s.start(t, "hog", "", &client.StartOptions{MemoryMbytes: client.Ptr(128)}).ID)
+	wantStatus(t, run, troupe.StatusFailed)
+	if !strings.Contains(message(run), "memory limit of 128 MB") {
+		t.Errorf("status message %q does not name the memory limit", message(run))
+	}
+	if run.Stats.MemMaxBytes < 100<<20 {
+		t.Errorf("memMaxBytes %d; the run grew past 128 MB before it was killed", run.Stats.MemMaxBytes)
 	}
 }
