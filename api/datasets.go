@@ -200,28 +200,9 @@ func (s *Server) runSyncItems(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.pathActor(r)
+	run, err := s.runToSuccess(r, o)
 	if err != nil {
 		return err
-	}
-	var body []byte
-	if r.Method == http.MethodPost {
-		if body, err = readBody(r); err != nil {
-			return err
-		}
-	}
-	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
-	if err != nil {
-		return err
-	}
-	if run, err = s.waitRun(r.Context(), run.ID, s.cfg.SyncWait); err != nil {
-		return err
-	}
-	if !run.Status.Terminal() {
-		return troupe.Errorf(troupe.ErrRunTimeoutExceeded, "Actor run %s did not finish in %d seconds; it goes on running.", run.ID, int(s.cfg.SyncWait.Seconds()))
-	}
-	if run.Status != troupe.StatusSucceeded {
-		return troupe.Errorf(errRunFailed, "Actor run did not succeed (run ID: %s, status: %s).", run.ID, run.Status)
 	}
 	st, err := s.storageByRef(r.Context(), troupe.KindDataset, run.DefaultDatasetID)
 	if err != nil {

@@ -197,28 +197,9 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) error {
 	if !troupe.ValidRecordKey(key) {
 		return errInvalidKey(key)
 	}
-	a, err := s.pathActor(r)
+	run, err := s.runToSuccess(r, o)
 	if err != nil {
 		return err
-	}
-	var body []byte
-	if r.Method == http.MethodPost {
-		if body, err = readBody(r); err != nil {
-			return err
-		}
-	}
-	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
-	if err != nil {
-		return err
-	}
-	if run, err = s.waitRun(r.Context(), run.ID, s.cfg.SyncWait); err != nil {
-		return err
-	}
-	if !run.Status.Terminal() {
-		return troupe.Errorf(troupe.ErrRunTimeoutExceeded, "Actor run %s did not finish in %d seconds; it goes on running.", run.ID, int(s.cfg.SyncWait.Seconds()))
-	}
-	if run.Status != troupe.StatusSucceeded {
-		return troupe.Errorf(errRunFailed, "Actor run did not succeed (run ID: %s, status: %s).", run.ID, run.Status)
 	}
 	rec, err := s.store.GetRecord(r.Context(), run.DefaultKeyValueStoreID, key)
 	if troupe.IsNotFound(err) {
@@ -229,4 +210,35 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeRecord(w, r, rec, http.StatusCreated)
 	return nil
+}
+
+// runToSuccess starts a run of the request's actor (with the POST body as
+// its input), waits for it up to SyncWait and returns it once it succeeded:
+// run-timeout-exceeded while it still runs, run-failed when it ended
+// otherwise.
+func (s *Server) runToSuccess(r *http.Request, o startOptions) (*troupe.Run, error) {
+	a, err := s.pathActor(r)
+	if err != nil {
+		return nil, err
+	}
+	var body []byte
+	if r.Method == http.MethodPost {
+		if body, err = readBody(r); err != nil {
+			return nil, err
+		}
+	}
+	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	if run, err = s.waitRun(r.Context(), run.ID, s.cfg.SyncWait); err != nil {
+		return nil, err
+	}
+	if !run.Status.Terminal() {
+		return nil, troupe.Errorf(troupe.ErrRunTimeoutExceeded, "Actor run %s did not finish in %d seconds; it goes on running.", run.ID, int(s.cfg.SyncWait.Seconds()))
+	}
+	if run.Status != troupe.StatusSucceeded {
+		return nil, troupe.Errorf(errRunFailed, "Actor run did not succeed (run ID: %s, status: %s).", run.ID, run.Status)
+	}
+	return run, nil
 }
