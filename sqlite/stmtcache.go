@@ -11,9 +11,8 @@ import (
 )
 
 // maxCachedStmts bounds the prepared statements kept per connection. The
-// store's SQL is a fixed set of texts (lists vary only by filter shape), so
-// the bound is never reached in practice; past it, statements are prepared
-// per call as without a cache.
+// store's SQL is a small set of texts (lists vary by filter shape); past
+// the bound, further texts are prepared per call as without a cache.
 const maxCachedStmts = 256
 
 // openConnector returns a connector for dsn whose connections keep their
@@ -33,11 +32,11 @@ func openConnector(dsn string) (driver.Connector, error) {
 type stmtCacheConnector struct{ base driver.Connector }
 
 func (c stmtCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.base.Connect(ctx)
+	dc, err := c.base.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return newStmtCacheConn(conn)
+	return newStmtCacheConn(dc)
 }
 
 func (c stmtCacheConnector) Driver() driver.Driver { return c.base.Driver() }

@@ -11,11 +11,17 @@ import (
 // last piece holds the rest); nothing is dropped.
 const MaxLineBytes = 8 << 20
 
+// readBufferBytes is the read buffer of each output pipe. It is kept small
+// because every live run holds two of them for its whole life (with 64 KiB,
+// 1,000 sleeping runs pinned 125 MB of server heap); longer lines are
+// assembled across reads, and a chatty process costs a few more reads.
+const readBufferBytes = 4 << 10
+
 // readLines reads r until EOF or an error and calls emit with each line,
 // without its "\n" (or "\r\n"). The last line is delivered even when it has
 // no newline. Lines longer than max are split into pieces of max bytes.
 func readLines(r io.Reader, max int, emit func([]byte)) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, readBufferBytes)
 	var line []byte
 	for {
 		frag, err := br.ReadSlice('\n')
