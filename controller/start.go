@@ -42,7 +42,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	env := r.env(run, actor, build, dir, port)
 	r.c.cfg.Events.Forget(r.id)
 	if run.Control.StartedGeneration > 0 {
-		r.sink.system(fmt.Sprintf("Starting %s/%s build %s again (restart %d of this run).", actor.Username, actor.Name, build.BuildNumber, gen-1))
+		r.sink.system(fmt.Sprintf("Starting %s/%s build %s (process %d of this run).", actor.Username, actor.Name, build.BuildNumber, gen))
 	}
 	p, err := r.c.cfg.Executor.Start(ctx, &troupe.ExecSpec{
 		RunID:        r.id,
