@@ -71,6 +71,10 @@ type RunStore interface {
 	CreateRun(ctx context.Context, r *Run, input *Record) error
 	// GetRun returns a run by id. record-not-found.
 	GetRun(ctx context.Context, id string) (*Run, error)
+	// RunVersion returns the Version of the run GetRun would return, without
+	// reading the rest of it (a reader that keeps an earlier read of the run
+	// can tell whether it is still current). record-not-found.
+	RunVersion(ctx context.Context, id string) (int64, error)
 	// ListRuns lists runs by startedAt; it returns the page and the total.
 	ListRuns(ctx context.Context, f RunFilter) ([]*Run, int, error)
 	// LastRun returns the actor's most recently started run, of the given
@@ -149,9 +153,14 @@ type Store interface {
 	// when the setting has none (so every replica agrees on it).
 	Setting(ctx context.Context, key, def string) (string, error)
 	// Watch returns a channel that receives a value after the job (run or
-	// build) with this id changes or its log grows, and a function that stops
-	// the watch. Sends never block; a change is never lost between two
-	// receives (the channel has room for one pending signal).
+	// build) with this id changes, and a function that stops the watch. A
+	// log append does not signal it (see WatchLog). Sends never block; a
+	// change is never lost between two receives (the channel has room for
+	// one pending signal).
 	Watch(jobID string) (<-chan struct{}, func())
+	// WatchLog is Watch for the job's log: the channel receives a value
+	// after the job's log grows (AppendLog), and not when the job itself
+	// changes. Same guarantees as Watch.
+	WatchLog(jobID string) (<-chan struct{}, func())
 	Close() error
 }

@@ -109,11 +109,16 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, id string, sta
 		return err
 	}
 	ctx := r.Context()
-	var changed <-chan struct{}
+	// A stream waits on two signals: the log grew (read it again) and the
+	// job changed (see whether it has finished). The log watch starts
+	// first, so by the time the job's watch exists both do.
+	var changed, grew <-chan struct{}
 	if stream {
+		lch, lstop := s.store.WatchLog(id)
+		defer lstop()
 		ch, stop := s.store.Watch(id)
 		defer stop()
-		changed = ch
+		changed, grew = ch, lch
 	}
 	done, err := state(ctx)
 	if err != nil {
@@ -158,6 +163,8 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, id string, sta
 		}
 		_ = rc.Flush()
 		select {
+		case <-grew:
+			continue // the job has not changed: only the log needs reading
 		case <-changed:
 		case <-ctx.Done():
 			return nil

@@ -173,11 +173,15 @@ func (s *Server) getRunHandler(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if body := s.cachedRunBody(r.Context(), id); body != nil {
+		writeBody(w, body) // finished and unchanged: no wait, same bytes
+		return nil
+	}
 	run, err := s.waitRun(r.Context(), id, wait)
 	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusOK, s.runView(run))
+	s.writeRun(w, s.runView(run))
 	return nil
 }
 

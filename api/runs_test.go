@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"net/http"
 	"testing"
 	"time"
@@ -32,6 +33,30 @@ func TestGetRun(t *testing.T) {
 		if got.Status != troupe.StatusRunning {
 			t.Errorf("status = %s", got.Status)
 		}
+	})
+	t.Run("FinishedRunFollowsChanges", func(t *testing.T) {
+		// A finished run's answer stays the same while the run does, and
+		// shows every later change (a status message, then its deletion).
+		run := b.start(a.ID, "", nil, "")
+		b.running(run.ID)
+		b.finish(run.ID, 0)
+		first := b.call("GET", "/v2/actor-runs/"+run.ID, nil)
+		second := b.call("GET", "/v2/actor-runs/"+run.ID+"?waitForFinish=60", nil)
+		var got troupe.Run
+		second.ok(t, 200, &got)
+		if !bytes.Equal(first.body, second.body) || got.Status != troupe.StatusSucceeded {
+			t.Fatalf("two reads of a finished run differ:\n%s\n%s", first.body, second.body)
+		}
+		if ct := second.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+		b.callJSON("PUT", "/v2/actor-runs/"+run.ID, map[string]any{"statusMessage": "looked at"}).ok(t, 200, nil)
+		b.call("GET", "/v2/actor-runs/"+run.ID, nil).ok(t, 200, &got)
+		if got.StatusMessage == nil || *got.StatusMessage != "looked at" {
+			t.Errorf("status message after PUT = %v", got.StatusMessage)
+		}
+		b.call("DELETE", "/v2/actor-runs/"+run.ID, nil).ok(t, http.StatusNoContent, nil)
+		b.call("GET", "/v2/actor-runs/"+run.ID, nil).fails(t, 404, "record-not-found")
 	})
 	t.Run("WaitForFinishWakesAtOnce", func(t *testing.T) {
 		run := b.start(a.ID, "", nil, "")

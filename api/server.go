@@ -73,6 +73,8 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	mux   *http.ServeMux
+	// runBodies keeps the GET bodies of finished runs (see runcache.go).
+	runBodies runBodies
 }
 
 var _ http.Handler = (*Server)(nil)

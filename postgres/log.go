@@ -11,8 +11,8 @@ import (
 // one job take turns (an advisory lock on the job id, held until commit),
 // so a job's chunks get sequence numbers in the order they commit. It is
 // one round trip: the lock, the insert and the notification go in one
-// batch, which PostgreSQL runs as one transaction. Watchers of the job are
-// signalled after commit, in every process.
+// batch, which PostgreSQL runs as one transaction. Log watchers of the job
+// (WatchLog) are signalled after commit, in every process.
 func (db *DB) AppendLog(ctx context.Context, jobID string, text []byte) error {
 	if len(text) == 0 {
 		return nil
@@ -20,11 +20,11 @@ func (db *DB) AppendLog(ctx context.Context, jobID string, text []byte) error {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 1))`, jobID)
 	b.Queue(`INSERT INTO logs (job_id, data) VALUES ($1, $2)`, jobID, text)
-	b.Queue(`SELECT pg_notify($1, $2)`, Channel, db.origin+" "+jobID)
+	b.Queue(`SELECT pg_notify($1, $2)`, Channel, db.origin+" "+logKey(jobID))
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return pgErr(fmt.Errorf("append log: %w", err))
 	}
-	db.publish(jobID)
+	db.publish(logKey(jobID))
 	return nil
 }
 

@@ -14,11 +14,12 @@
 //
 // Change notifications cross processes: every transaction that changes a
 // run, a build, a log or a request queue sends pg_notify on the channel
-// troupe_jobs with the job's id, and each DB keeps one dedicated connection
-// that LISTENs on it and feeds the in-process notify.Hub that Watch uses.
-// Changes made through this DB are also published on the hub directly after
-// commit. When the listening connection drops, the DB reconnects and then
-// wakes every watch made through Watch, so that a change made while it was
+// troupe_jobs with the job's id (a log append sends "log:" and the id), and
+// each DB keeps one dedicated connection that LISTENs on it and feeds the
+// in-process notify.Hub that Watch and WatchLog use. Changes made through
+// this DB are also published on the hub directly after commit. When the
+// listening connection drops, the DB reconnects and then wakes every watch
+// made through Watch or WatchLog, so that a change made while it was
 // away is not missed: watchers re-read what they watch after each signal.
 package postgres
 
@@ -51,7 +52,8 @@ var _ troupe.Store = (*DB)(nil)
 
 // Channel is the LISTEN/NOTIFY channel on which changes are announced. A
 // payload is the id of the job (run or build) or request queue that
-// changed, optionally preceded by the sender's origin and a space.
+// changed, or "log:" and the id of a job whose log grew, optionally
+// preceded by the sender's origin and a space.
 const Channel = "troupe_jobs"
 
 // The advisory lock (two-key form) that migrations hold; the one-key form
@@ -201,12 +203,26 @@ func (db *DB) Hub() *notify.Hub { return db.hub }
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // Watch implements troupe.Store: the channel receives a value after the run
-// or build with this id changes or its log grows, through this DB or any
-// other process that uses the same database.
-func (db *DB) Watch(jobID string) (<-chan struct{}, func()) {
-	ch, stop := db.hub.Watch(jobID)
+// or build with this id changes, through this DB or any other process that
+// uses the same database.
+func (db *DB) Watch(jobID string) (<-chan struct{}, func()) { return db.watch(jobID) }
+
+// WatchLog implements troupe.Store: the channel receives a value after the
+// job's log grows, through this DB or any other process that uses the same
+// database.
+func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) { return db.watch(logKey(jobID)) }
+
+// logKey is the hub key (and notification payload) on which appends to a
+// job's log are announced; no job or queue id contains a colon, so it meets
+// no other key.
+func logKey(jobID string) string { return "log:" + jobID }
+
+// watch registers a watcher of the hub key, remembered so that wakeAll
+// signals it after the listening connection comes back.
+func (db *DB) watch(key string) (<-chan struct{}, func()) {
+	ch, stop := db.hub.Watch(key)
 	db.watchMu.Lock()
-	db.watched[jobID]++
+	db.watched[key]++
 	db.watchMu.Unlock()
 	var once sync.Once
 	return ch, func() {
@@ -214,8 +230,8 @@ func (db *DB) Watch(jobID string) (<-chan struct{}, func()) {
 			stop()
 			db.watchMu.Lock()
 			defer db.watchMu.Unlock()
-			if db.watched[jobID]--; db.watched[jobID] <= 0 {
-				delete(db.watched, jobID)
+			if db.watched[key]--; db.watched[key] <= 0 {
+				delete(db.watched, key)
 			}
 		})
 	}

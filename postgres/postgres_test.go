@@ -349,7 +349,7 @@ func TestLogFollowAcrossReplicas(t *testing.T) {
 	dbs := []*postgres.DB{openDB(t, url), openDB(t, url)}
 	reader := openDB(t, url)
 	const writers, lines = 6, 30
-	ch, stop := reader.Watch("job")
+	ch, stop := reader.WatchLog("job")
 	defer stop()
 	var wg sync.WaitGroup
 	for w := range writers {

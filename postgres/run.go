@@ -156,6 +156,13 @@ func (db *DB) GetRun(ctx context.Context, id string) (*troupe.Run, error) {
 	return r, notFound(err, "Run")
 }
 
+// RunVersion implements troupe.RunStore.
+func (db *DB) RunVersion(ctx context.Context, id string) (int64, error) {
+	var v int64
+	err := db.pool.QueryRow(ctx, `SELECT version FROM runs WHERE id = $1`, id).Scan(&v)
+	return v, notFound(err, "Run")
+}
+
 // ListRuns implements troupe.RunStore: runs ordered by startedAt (then id),
 // the page f asks for and the number of runs that match f.
 //

@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// AppendLog implements troupe.LogStore. Empty text is ignored. Watchers of
-// the job are signalled after commit.
+// AppendLog implements troupe.LogStore. Empty text is ignored. Log
+// watchers of the job (WatchLog) are signalled after commit.
 func (db *DB) AppendLog(ctx context.Context, jobID string, text []byte) error {
 	if len(text) == 0 {
 		return nil
@@ -21,7 +21,7 @@ func (db *DB) AppendLog(ctx context.Context, jobID string, text []byte) error {
 	if err != nil {
 		return err
 	}
-	db.hub.Publish(jobID)
+	db.hub.Publish(logKey(jobID))
 	return nil
 }
 

@@ -176,8 +176,16 @@ func (db *DB) Close() error {
 func (db *DB) Hub() *notify.Hub { return db.hub }
 
 // Watch implements troupe.Store: the channel receives a value after the run
-// or build with this id changes or its log grows.
+// or build with this id changes.
 func (db *DB) Watch(jobID string) (<-chan struct{}, func()) { return db.hub.Watch(jobID) }
+
+// WatchLog implements troupe.Store: the channel receives a value after the
+// job's log grows.
+func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) { return db.hub.Watch(logKey(jobID)) }
+
+// logKey is the hub key on which appends to a job's log are published; no
+// job or queue id contains a colon, so it meets no other key.
+func logKey(jobID string) string { return "log:" + jobID }
 
 // migrate applies, in order, every embedded migration newer than the
 // database's schema version, each in its own transaction. Files are named

@@ -52,7 +52,7 @@ func testLogAppendRead(t *testing.T, s troupe.Store) {
 	// Concurrent appenders: every line arrives exactly once, and a reader
 	// that follows the sequence numbers sees each line once.
 	const writers, lines = 4, 25
-	ch, stop := s.Watch("busy")
+	ch, stop := s.WatchLog("busy")
 	defer stop()
 	var wg sync.WaitGroup
 	for w := range writers {

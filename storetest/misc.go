@@ -51,8 +51,16 @@ func testWatch(t *testing.T, s troupe.Store) {
 	must(t, err)
 	waitSignal(t, ch, "UpdateRun")
 
+	// A log append signals the log's watchers, not the job's.
+	lch, lstop := s.WatchLog(r.ID)
+	defer lstop()
 	must(t, s.AppendLog(ctx, r.ID, []byte("line\n")))
-	waitSignal(t, ch, "AppendLog")
+	waitSignal(t, lch, "AppendLog")
+	noSignal(t, ch, "AppendLog (Watch)")
+	_, err = s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { r.SetStatusMessage("busy", nil); return nil })
+	must(t, err)
+	waitSignal(t, ch, "UpdateRun after AppendLog")
+	noSignal(t, lch, "UpdateRun (WatchLog)")
 
 	b := newBuild("a", "0.0")
 	must(t, s.CreateBuild(ctx, b))
@@ -62,8 +70,10 @@ func testWatch(t *testing.T, s troupe.Store) {
 	must(t, err)
 	waitSignal(t, bch, "UpdateBuild")
 
+	blch, blstop := s.WatchLog(b.ID)
+	defer blstop()
 	must(t, s.AppendLog(ctx, b.ID, []byte("built\n")))
-	waitSignal(t, bch, "AppendLog of a build")
+	waitSignal(t, blch, "AppendLog of a build")
 
 	// A waiter that reads after each signal sees the final state.
 	_, err = s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.Finish(0, at(2)) })

@@ -539,3 +539,30 @@ func testRunDeleteKeepsNamedStorage(t *testing.T, s troupe.Store) {
 	_, err = s.GetStorage(ctx, troupe.KindKeyValueStore, r.DefaultKeyValueStoreID)
 	wantType(t, err, troupe.ErrRecordNotFound)
 }
+
+// testRunVersion: RunVersion is the Version GetRun reads, it moves with
+// every update, and an unknown run is record-not-found.
+func testRunVersion(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	r := createRun(t, s, newRun("a", base))
+	check := func(when string) int64 {
+		t.Helper()
+		got, err := s.GetRun(ctx, r.ID)
+		must(t, err)
+		v, err := s.RunVersion(ctx, r.ID)
+		must(t, err)
+		if v != got.Version {
+			t.Fatalf("%s: RunVersion = %d, GetRun's Version = %d", when, v, got.Version)
+		}
+		return v
+	}
+	v1 := check("created")
+	_, err := s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.MarkRunning(at(1)) })
+	must(t, err)
+	if v2 := check("updated"); v2 == v1 {
+		t.Fatalf("RunVersion stayed %d across an update", v2)
+	}
+	if _, err := s.RunVersion(ctx, "NoSuchRun00000001"); !troupe.IsNotFound(err) {
+		t.Fatalf("RunVersion of an unknown run: err = %v, want record-not-found", err)
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Run/LastRun", testRunLastRun},
 		{"Run/ActiveRuns", testRunActiveRuns},
 		{"Run/Update", testRunUpdate},
+		{"Run/Version", testRunVersion},
 		{"Run/UpdateConcurrent", testRunUpdateConcurrent},
 		{"Run/UpdateErrorWritesNothing", testRunUpdateError},
 		{"Run/UpdateRecordInTx", testRunUpdateRecordInTx},
@@ -171,6 +172,18 @@ func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no watch signal after %s", what)
+	}
+}
+
+// noSignal fails when ch holds a signal. It is called after an operation
+// whose own signal was already received, so a signal for it would be
+// pending by now.
+func noSignal(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+		t.Fatalf("unexpected watch signal after %s", what)
+	default:
 	}
 }
 
