@@ -27,6 +27,10 @@ type runner struct {
 	// signaled remembers for which status and generation the aborting
 	// events were already sent.
 	signaled string
+	// latest is the run as this runner's own last update left it; the next
+	// pass of the loop uses it instead of reading the run again.
+	latest *troupe.Run
+
 	// killAt is when a timing-out or gracefully aborting process is killed;
 	// killed says the current process was already sent the kill.
 	killAt time.Time
@@ -97,7 +101,11 @@ func (r *runner) loop() {
 		if ctx.Err() != nil {
 			return
 		}
-		run, err := r.c.cfg.Store.GetRun(ctx, r.id)
+		run, err := r.latest, error(nil)
+		r.latest = nil
+		if run == nil {
+			run, err = r.c.cfg.Store.GetRun(ctx, r.id)
+		}
 		if troupe.IsNotFound(err) {
 			r.stopProc()
 			r.c.cfg.Events.Forget(r.id)
@@ -117,7 +125,7 @@ func (r *runner) loop() {
 			return
 		}
 		if run.Control.Owner == "" && !run.Status.Terminal() && run.Status != troupe.StatusReady {
-			if _, err := r.c.update(ctx, r.id, r.claim); err != nil {
+			if _, err := r.update(ctx, r.claim); err != nil {
 				r.c.log.Error("claim run", "run", r.id, "err", err)
 				if !sleepCtx(ctx, time.Second) {
 					return
@@ -128,7 +136,7 @@ func (r *runner) loop() {
 		var deadline time.Time
 		switch run.Status {
 		case troupe.StatusReady:
-			if _, err := r.c.update(ctx, r.id, r.markRunning); err != nil {
+			if _, err := r.update(ctx, r.markRunning); err != nil {
 				r.c.log.Error("mark run running", "run", r.id, "err", err)
 				if !sleepCtx(ctx, time.Second) {
 					return
@@ -214,6 +222,16 @@ func (r *runner) loop() {
 	}
 }
 
+// update applies fn to the run (see Controller.update) and keeps the
+// result for the loop's next pass.
+func (r *runner) update(ctx context.Context, fn troupe.RunMutation) (*troupe.Run, error) {
+	run, err := r.c.update(ctx, r.id, fn)
+	if err == nil {
+		r.latest = run
+	}
+	return run, err
+}
+
 // markRunning moves a READY run to RUNNING and claims it.
 func (r *runner) markRunning(run *troupe.Run, _ troupe.StorageTx) error {
 	if run.Status != troupe.StatusReady || (run.Control.Owner != "" && run.Control.Owner != r.c.cfg.Instance) {
@@ -241,7 +259,7 @@ func (r *runner) onDeadline(ctx context.Context, run *troupe.Run) {
 	switch run.Status {
 	case troupe.StatusRunning:
 		gen := run.Control.Generation
-		_, err := r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
+		_, err := r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
 			if run.Status != troupe.StatusRunning || run.Control.Generation != gen || run.Control.Owner != r.c.cfg.Instance ||
 				run.Control.TimeoutAt == nil || r.c.cfg.Now().Before(*run.Control.TimeoutAt) {
 				return errNoChange
@@ -294,7 +312,7 @@ func (r *runner) handleExit(ctx context.Context) {
 // finish applies an end-of-process change, unless the run has moved on to a
 // newer generation meanwhile (then the loop starts that one).
 func (r *runner) finish(ctx context.Context, gen int, fn func(run *troupe.Run, now time.Time) error) {
-	_, err := r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
+	_, err := r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
 		if run.Control.Generation != gen || run.Status.Terminal() || run.Control.Owner != r.c.cfg.Instance {
 			return errNoChange
 		}

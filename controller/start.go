@@ -60,7 +60,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	r.memBytes = int64(run.Options.MemoryMbytes) << 20
 	r.setShared(p, r.memBytes)
 	containerURL := "http://127.0.0.1:" + strconv.Itoa(port)
-	_, err = r.c.update(ctx, r.id, func(run *troupe.Run, _ troupe.StorageTx) error {
+	_, err = r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
 		if run.Control.Generation != gen || run.Control.Owner != r.c.cfg.Instance {
 			return errNoChange
 		}
