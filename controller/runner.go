@@ -135,15 +135,7 @@ func (r *runner) loop() {
 		}
 		var deadline time.Time
 		switch run.Status {
-		case troupe.StatusReady:
-			if _, err := r.update(ctx, r.markRunning); err != nil {
-				r.c.log.Error("mark run running", "run", r.id, "err", err)
-				if !sleepCtx(ctx, time.Second) {
-					return
-				}
-			}
-			continue
-		case troupe.StatusRunning:
+		case troupe.StatusReady, troupe.StatusRunning:
 			if r.proc == nil || r.procGen != run.Control.Generation {
 				if r.proc != nil {
 					r.sink.system(fmt.Sprintf("Stopping the run's process (%s).", restartReason(run)))
@@ -232,19 +224,6 @@ func (r *runner) update(ctx context.Context, fn troupe.RunMutation) (*troupe.Run
 	return run, err
 }
 
-// markRunning moves a READY run to RUNNING and claims it.
-func (r *runner) markRunning(run *troupe.Run, _ troupe.StorageTx) error {
-	if run.Status != troupe.StatusReady || (run.Control.Owner != "" && run.Control.Owner != r.c.cfg.Instance) {
-		return errNoChange
-	}
-	now := r.c.cfg.Now()
-	if err := run.MarkRunning(now); err != nil {
-		return err
-	}
-	run.Control.Owner = r.c.cfg.Instance
-	return nil
-}
-
 // claim makes this instance the owner of a live run nobody owns (one that
 // was resurrected through any instance's API).
 func (r *runner) claim(run *troupe.Run, _ troupe.StorageTx) error {
@@ -313,7 +292,8 @@ func (r *runner) handleExit(ctx context.Context) {
 // newer generation meanwhile (then the loop starts that one).
 func (r *runner) finish(ctx context.Context, gen int, fn func(run *troupe.Run, now time.Time) error) {
 	_, err := r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
-		if run.Control.Generation != gen || run.Status.Terminal() || run.Control.Owner != r.c.cfg.Instance {
+		unclaimed := run.Status == troupe.StatusReady && run.Control.Owner == ""
+		if run.Control.Generation != gen || run.Status.Terminal() || (run.Control.Owner != r.c.cfg.Instance && !unclaimed) {
 			return errNoChange
 		}
 		return fn(run, r.c.cfg.Now())

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -60,8 +61,22 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	r.memBytes = int64(run.Options.MemoryMbytes) << 20
 	r.setShared(p, r.memBytes)
 	containerURL := "http://127.0.0.1:" + strconv.Itoa(port)
-	_, err = r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
-		if run.Control.Generation != gen || run.Control.Owner != r.c.cfg.Instance {
+	// One write records the process and, for a new run, claims it and marks
+	// it RUNNING. Should the run have moved on meanwhile (aborted while
+	// READY, claimed by another instance), the process is not wanted.
+	got, err := r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
+		if run.Control.Generation != gen || run.Status.Terminal() {
+			return errNoChange
+		}
+		if run.Status == troupe.StatusReady {
+			if run.Control.Owner != "" && run.Control.Owner != r.c.cfg.Instance {
+				return errNoChange
+			}
+			if err := run.MarkRunning(r.c.cfg.Now()); err != nil {
+				return err
+			}
+			run.Control.Owner = r.c.cfg.Instance
+		} else if run.Control.Owner != r.c.cfg.Instance {
 			return errNoChange
 		}
 		run.Control.PID, run.Control.PIDStartTime = p.PID(), p.StartTime()
@@ -69,8 +84,12 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		run.ContainerURL = containerURL
 		return nil
 	})
-	if err != nil {
-		r.c.log.Error("record run process", "run", r.id, "err", err)
+	if err != nil || got.Control.PID != p.PID() || got.Control.Generation != gen {
+		r.stopProc()
+		if err != nil {
+			r.c.log.Error("record run process", "run", r.id, "err", err)
+			sleepCtx(ctx, time.Second) // do not spin while the store fails
+		}
 	}
 	return nil
 }
