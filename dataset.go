@@ -3,6 +3,7 @@ package troupe
 import (
 	"context"
 	"encoding/json"
+	"github.com/troupehq/troupe/internal/jsonscan"
 )
 
 // DatasetStore keeps the items of datasets. A dataset is an append-only list
@@ -83,31 +84,31 @@ const MaxKeyListLimit = 1000
 // skipEmpty) returns, and the ones a dataset's cleanItemCount counts. item
 // must be valid JSON; anything but an object is not clean.
 func CleanItem(item []byte) bool {
-	i := skipSpace(item, 0)
+	i := jsonscan.Space(item, 0)
 	if i >= len(item) || item[i] != '{' {
 		return false
 	}
 	i++
 	for {
-		i = skipSpace(item, i)
+		i = jsonscan.Space(item, i)
 		if i >= len(item) || item[i] != '"' {
 			return false // '}' (no more fields) or malformed
 		}
-		end := skipString(item, i)
+		end := jsonscan.String(item, i)
 		if end < 0 {
 			return false
 		}
 		if !hiddenName(item[i:end]) {
 			return true
 		}
-		i = skipSpace(item, end)
+		i = jsonscan.Space(item, end)
 		if i >= len(item) || item[i] != ':' {
 			return false
 		}
-		if i = skipValue(item, skipSpace(item, i+1)); i < 0 {
+		if i = jsonscan.Value(item, jsonscan.Space(item, i+1)); i < 0 {
 			return false
 		}
-		i = skipSpace(item, i)
+		i = jsonscan.Space(item, i)
 		if i >= len(item) || item[i] != ',' {
 			return false
 		}
@@ -135,107 +136,45 @@ func hiddenName(quoted []byte) bool {
 	return HiddenField(s)
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the JSON string that starts at b[i]
-// (a '"'), or -1 when it does not end.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index after the JSON value that starts at b[i], or
-// -1 when it does not end. It checks only as much structure as it needs to
-// find the end.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				if j = skipString(b, j); j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' &&
-		b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
-}
-
 // SplitItems splits the body of an items push, one JSON value or a JSON
 // array of values, into its items, without copying them. It checks only the
 // array's structure (brackets, commas, strings); PushItems validates each
 // item. invalid-input for a body that is not one value or one array.
 func SplitItems(body []byte) ([]json.RawMessage, error) {
-	i := skipSpace(body, 0)
+	i := jsonscan.Space(body, 0)
 	if i >= len(body) {
 		return nil, Errorf(ErrInvalidInput, "The request body is empty; send a JSON object or an array of objects.")
 	}
 	if body[i] != '[' {
-		end := skipValue(body, i)
-		if end < 0 || skipSpace(body, end) != len(body) {
+		end := jsonscan.Value(body, i)
+		if end < 0 || jsonscan.Space(body, end) != len(body) {
 			return nil, errNotJSON()
 		}
 		return []json.RawMessage{body[i:end]}, nil
 	}
 	var items []json.RawMessage
-	i = skipSpace(body, i+1)
+	i = jsonscan.Space(body, i+1)
 	if i < len(body) && body[i] == ']' {
-		if skipSpace(body, i+1) != len(body) {
+		if jsonscan.Space(body, i+1) != len(body) {
 			return nil, errNotJSON()
 		}
 		return []json.RawMessage{}, nil
 	}
 	for {
-		end := skipValue(body, i)
+		end := jsonscan.Value(body, i)
 		if end < 0 {
 			return nil, errNotJSON()
 		}
 		items = append(items, body[i:end])
-		i = skipSpace(body, end)
+		i = jsonscan.Space(body, end)
 		if i >= len(body) {
 			return nil, errNotJSON()
 		}
 		switch body[i] {
 		case ',':
-			i = skipSpace(body, i+1)
+			i = jsonscan.Space(body, i+1)
 		case ']':
-			if skipSpace(body, i+1) != len(body) {
+			if jsonscan.Space(body, i+1) != len(body) {
 				return nil, errNotJSON()
 			}
 			return items, nil

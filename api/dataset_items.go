@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/troupehq/troupe/internal/jsonscan"
 	"html"
 	"slices"
 	"strconv"
@@ -195,17 +196,17 @@ func (o object) index(key string) int {
 // copying its values; false when b is not an object. b must be valid JSON
 // (stored items are): it only finds where things end.
 func parseObject(b []byte) (object, bool) {
-	i := skipWS(b, 0)
+	i := jsonscan.Space(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
 	o := object{}
-	i = skipWS(b, i+1)
+	i = jsonscan.Space(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return o, true
 	}
 	for i < len(b) && b[i] == '"' {
-		end := skipJSONString(b, i)
+		end := jsonscan.String(b, i)
 		if end < 0 {
 			return nil, false
 		}
@@ -213,24 +214,24 @@ func parseObject(b []byte) (object, bool) {
 		if !ok {
 			return nil, false
 		}
-		i = skipWS(b, end)
+		i = jsonscan.Space(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false
 		}
-		i = skipWS(b, i+1)
-		vend := skipJSONValue(b, i)
+		i = jsonscan.Space(b, i+1)
+		vend := jsonscan.Value(b, i)
 		if vend < 0 {
 			return nil, false
 		}
 		o = append(o, member{key, b[i:vend]})
-		i = skipWS(b, vend)
+		i = jsonscan.Space(b, vend)
 		if i < len(b) && b[i] == '}' {
 			return o, true
 		}
 		if i >= len(b) || b[i] != ',' {
 			return nil, false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.Space(b, i+1)
 	}
 	return nil, false
 }
@@ -238,29 +239,29 @@ func parseObject(b []byte) (object, bool) {
 // parseArray splits a JSON array into its elements, without copying them;
 // false when b is not an array. b must be valid JSON.
 func parseArray(b []byte) ([]json.RawMessage, bool) {
-	i := skipWS(b, 0)
+	i := jsonscan.Space(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return nil, false
 	}
 	elems := []json.RawMessage{}
-	i = skipWS(b, i+1)
+	i = jsonscan.Space(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return elems, true
 	}
 	for i < len(b) {
-		end := skipJSONValue(b, i)
+		end := jsonscan.Value(b, i)
 		if end < 0 {
 			return nil, false
 		}
 		elems = append(elems, b[i:end])
-		i = skipWS(b, end)
+		i = jsonscan.Space(b, end)
 		if i < len(b) && b[i] == ']' {
 			return elems, true
 		}
 		if i >= len(b) || b[i] != ',' {
 			return nil, false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.Space(b, i+1)
 	}
 	return nil, false
 }
@@ -279,65 +280,6 @@ func jsonString(quoted []byte) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipJSONString returns the index after the string that starts at b[i],
-// or -1.
-func skipJSONString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipJSONValue returns the index after the value that starts at b[i], or
-// -1.
-func skipJSONValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipJSONString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				if j = skipJSONString(b, j); j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[j])) {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
 }
 
 // merge returns o with the field at i replaced by the fields of sub; fields
