@@ -100,8 +100,10 @@ func TestWatchAcrossReplicas(t *testing.T) {
 		t.Fatalf("after the signal, the other replica reads status %s", got.Status)
 	}
 
+	lch, lstop := b.WatchLog(r.ID)
+	defer lstop()
 	must(t, a.AppendLog(ctx, r.ID, []byte("hello\n")))
-	waitSignal(t, ch, "AppendLog on the other replica")
+	waitSignal(t, lch, "AppendLog on the other replica")
 	if text, _, err := b.ReadLog(ctx, r.ID, 0); err != nil || string(text) != "hello\n" {
 		t.Fatalf("log read after the signal: %q, %v", text, err)
 	}
