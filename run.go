@@ -400,12 +400,11 @@ func (r *Run) SetTimeout(now time.Time) {
 	}
 }
 
-// SetStatusMessage sets the status message. A terminal message is kept when
-// the run finishes.
+// SetStatusMessage sets the status message; terminal nil means false. A
+// terminal message is kept when the run finishes; a later message without
+// the flag is not terminal.
 func (r *Run) SetStatusMessage(msg string, terminal *bool) {
 	r.StatusMessage = &msg
-	if terminal != nil {
-		t := *terminal
-		r.IsStatusMessageTerminal = &t
-	}
+	t := terminal != nil && *terminal
+	r.IsStatusMessageTerminal = &t
 }

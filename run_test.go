@@ -52,6 +52,16 @@ func TestRunFinish(t *testing.T) {
 			t.Errorf("err = %v, want %s", err, troupe.ErrJobFinished)
 		}
 	})
+	t.Run("LaterMessageIsNotTerminal", func(t *testing.T) {
+		r := newRun(troupe.StatusRunning)
+		yes := true
+		r.SetStatusMessage("saved", &yes)
+		r.SetStatusMessage("working again", nil)
+		_ = r.Finish(0, t0)
+		if *r.StatusMessage != "Actor finished with exit code 0" {
+			t.Errorf("status message %q, want troupe's own: the last message was not terminal", *r.StatusMessage)
+		}
+	})
 	t.Run("KeepsTerminalStatusMessage", func(t *testing.T) {
 		r := newRun(troupe.StatusRunning)
 		yes := true

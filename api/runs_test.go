@@ -112,7 +112,7 @@ func TestUpdateRun(t *testing.T) {
 
 	var got troupe.Run
 	b.callJSON("PUT", "/v2/actor-runs/"+run.ID, map[string]any{"statusMessage": "working", "level": "INFO", "runId": run.ID}).ok(t, 200, &got)
-	if got.StatusMessage == nil || *got.StatusMessage != "working" || got.IsStatusMessageTerminal != nil {
+	if got.StatusMessage == nil || *got.StatusMessage != "working" || got.IsStatusMessageTerminal == nil || *got.IsStatusMessageTerminal {
 		t.Errorf("message = %v terminal %v", got.StatusMessage, got.IsStatusMessageTerminal)
 	}
 	b.callJSON("PUT", "/v2/actor-runs/"+run.ID, map[string]any{"statusMessage": "done!", "isStatusMessageTerminal": true}).ok(t, 200, &got)
