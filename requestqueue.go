@@ -95,8 +95,8 @@ var requestFields = map[string]bool{
 
 // MarshalJSON writes the request with every field the API shows:
 // absent headers, userData and errorMessages as {}, {} and [], handledAt
-// as null until the request is handled, and lockExpiresAt only while
-// locked.
+// only once the request is handled (never null: Crawlee's Request rejects a
+// null handledAt), and lockExpiresAt only while locked.
 func (r *Request) MarshalJSON() ([]byte, error) {
 	type out struct {
 		ID            string            `json:"id"`
@@ -109,7 +109,7 @@ func (r *Request) MarshalJSON() ([]byte, error) {
 		RetryCount    int               `json:"retryCount"`
 		NoRetry       bool              `json:"noRetry"`
 		ErrorMessages []string          `json:"errorMessages"`
-		HandledAt     *time.Time        `json:"handledAt"`
+		HandledAt     *time.Time        `json:"handledAt,omitempty"`
 		LoadedURL     *string           `json:"loadedUrl,omitempty"`
 		LockExpiresAt *time.Time        `json:"lockExpiresAt,omitempty"`
 	}

@@ -128,7 +128,7 @@ func TestRequestQueueRequests(t *testing.T) {
 	}
 
 	raw = b.call("GET", q+"/requests/"+id, nil).data(t, http.StatusOK)
-	if got, want := keys(t, raw), "errorMessages,handledAt,headers,id,method,noRetry,retryCount,sessionRotationCount,uniqueKey,url,userData"; got != want {
+	if got, want := keys(t, raw), "errorMessages,headers,id,method,noRetry,retryCount,sessionRotationCount,uniqueKey,url,userData"; got != want {
 		t.Fatalf("request keys %s, want %s", got, want)
 	}
 	req := decode[troupe.Request](t, raw)

@@ -195,7 +195,7 @@ func testQueueRoundTrip(t *testing.T, s troupe.Store) {
 	b, err := json.Marshal(got)
 	must(t, err)
 	wantJSON := `{"id":"` + res.RequestID + `","uniqueKey":"http://x/bare","url":"http://x/bare","method":"GET",` +
-		`"headers":{},"userData":{},"retryCount":0,"noRetry":false,"errorMessages":[],"handledAt":null}`
+		`"headers":{},"userData":{},"retryCount":0,"noRetry":false,"errorMessages":[]}`
 	if string(b) != wantJSON {
 		t.Fatalf("bare request:\n got %s\nwant %s", b, wantJSON)
 	}
