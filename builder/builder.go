@@ -138,30 +138,52 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	} else {
 		logf("Build finished; start command: %s", strings.Join(res.Command, " "))
 	}
-	bd, err = st.UpdateBuild(context.WithoutCancel(ctx), buildID, func(x *troupe.Build) error {
+	wctx := context.WithoutCancel(ctx)
+	finish := func(x *troupe.Build) {
 		x.FinishedAt = &now
 		x.Stats.DurationMillis = time.Since(start).Milliseconds()
 		x.Stats.RunTimeSecs = float64(x.Stats.DurationMillis) / 1000
-		if buildErr != nil {
+	}
+	fail := func() error {
+		_, err := st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
+			finish(x)
 			x.Status = troupe.StatusFailed
 			return nil
-		}
-		x.Status = troupe.StatusSucceeded
+		})
+		return err
+	}
+	if buildErr != nil {
+		return fail()
+	}
+	// The tag points at the build before the build shows SUCCEEDED, so that
+	// whoever sees it succeed (a `troupe push` waiting for it, say) finds it
+	// under its tag at once. A run asking for the tag in between is told
+	// that the build has not finished.
+	bd, err = st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
 		x.Command, x.Dir, x.Env, x.InputSchema = res.Command, res.Dir, res.Env, res.InputSchema
 		return nil
 	})
-	if err != nil || buildErr != nil {
+	if err != nil {
 		return err
 	}
 	tag := bd.Tag
 	if tag == "" {
 		tag = "latest"
 	}
-	_, err = st.UpdateActor(context.WithoutCancel(ctx), bd.ActID, func(a *troupe.Actor) error {
+	_, err = st.UpdateActor(wctx, bd.ActID, func(a *troupe.Actor) error {
 		if a.TaggedBuilds == nil {
 			a.TaggedBuilds = map[string]*troupe.TaggedBuild{}
 		}
-		a.TaggedBuilds[tag] = &troupe.TaggedBuild{BuildID: bd.ID, BuildNumber: bd.BuildNumber, FinishedAt: bd.FinishedAt}
+		a.TaggedBuilds[tag] = &troupe.TaggedBuild{BuildID: bd.ID, BuildNumber: bd.BuildNumber, FinishedAt: &now}
+		return nil
+	})
+	if err != nil {
+		logf("Build failed: the tag %s could not be set.", tag)
+		return errors.Join(err, fail())
+	}
+	_, err = st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
+		finish(x)
+		x.Status = troupe.StatusSucceeded
 		return nil
 	})
 	return err
@@ -228,10 +250,21 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, logf func(string, 
 		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The project has no start command: add CMD to its Dockerfile.")
 	}
 	if proj.hasDependencies {
+		argv := []string{"npm", "install", "--no-audit", "--no-fund", "--omit=dev",
+			"--cache", filepath.Join(b.cfg.DataDir, "npm-cache")}
+		key := b.layerKey(ctx, dir, argv)
+		if key != "" && b.restoreLayer(key, dir) {
+			logf("Reusing the dependencies an earlier build installed from the same package.json and package-lock.json.")
+			return res, nil
+		}
 		logf("Installing dependencies with npm install.")
-		if err := b.run(ctx, dir, bd.ID, []string{"npm", "install", "--no-audit", "--no-fund", "--omit=dev",
-			"--cache", filepath.Join(b.cfg.DataDir, "npm-cache")}); err != nil {
+		if err := b.run(ctx, dir, bd.ID, argv); err != nil {
 			return nil, troupe.Errorf(troupe.ErrBuildFailed, "npm install failed: %v", err)
+		}
+		if key != "" {
+			if err := b.saveLayer(key, dir); err != nil {
+				b.cfg.Logger.Warn("save npm layer", "build", bd.ID, "err", err)
+			}
 		}
 	}
 	return res, nil
