@@ -2,7 +2,7 @@
 // throwaway data folder, waits for its example actors to be built, and
 // offers small helpers the tests share. Everything talks to the server
 // through the unmodified official apify-client.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -30,9 +30,10 @@ const LISTENING = /^troupe: listening on (http:\/\/127\.0\.0\.1:\d+) \(data in .
  * Starts `$TROUPE_BIN serve` and resolves once it prints its listening
  * line. The returned object has the server's base URL, the tail of its
  * stderr (for failure messages) and stop(), which sends SIGTERM, waits for
- * the process to exit and removes the data folder.
+ * the process to exit and removes the data folder. With examples: false
+ * the server installs no example actors.
  */
-export async function startTroupe() {
+export async function startTroupe({ examples = true } = {}) {
     const bin = process.env.TROUPE_BIN;
     if (!bin) throw new Error('TROUPE_BIN must name a built troupe binary');
     const dataDir = await mkdtemp(path.join(tmpdir(), 'troupe-compat-'));
@@ -42,6 +43,7 @@ export async function startTroupe() {
     const child = spawn(bin, [
         'serve', '--listen', '127.0.0.1:0', '--data', dataDir,
         '--grace-period', '10s', '--timeout-grace', '1s', '--log-level', 'warn',
+        ...(examples ? [] : ['--examples=false']),
     ], { env: { ...process.env, TROUPE_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] });
 
     const tail = [];
@@ -106,6 +108,27 @@ function listeningURL(child, exited, tail) {
                     resolve(m[1]);
                 }
             }
+        });
+    });
+}
+
+/**
+ * Runs `$TROUPE_BIN args…` as a client of the server (TROUPE_URL and
+ * TROUPE_TOKEN in its environment) and resolves with its stdout and stderr.
+ * Rejects when it exits non-zero, with its stderr in the message.
+ */
+export function troupeCLI(server, args, { timeoutMs = 300_000 } = {}) {
+    return new Promise((resolve, reject) => {
+        execFile(process.env.TROUPE_BIN, args, {
+            env: { ...process.env, TROUPE_URL: server.url, TROUPE_TOKEN: TOKEN },
+            timeout: timeoutMs,
+            maxBuffer: 64 << 20,
+        }, (err, stdout, stderr) => {
+            if (err) {
+                reject(new Error(`troupe ${args.join(' ')} failed (${err.code ?? err.signal}):\n${stderr}`));
+                return;
+            }
+            resolve({ stdout, stderr });
         });
     });
 }
