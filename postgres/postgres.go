@@ -42,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/runcodec"
 	"github.com/troupehq/troupe/notify"
 )
 
@@ -550,16 +551,9 @@ func order(desc bool) string {
 // Times are stored as timestamptz at millisecond precision and returned in
 // UTC.
 
-// norm returns t in UTC truncated to milliseconds, as it will read back.
-func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-
-func normPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	n := norm(*t)
-	return &n
-}
+// norm and normPtr put times in UTC truncated to milliseconds, as they
+// read back.
+var norm, normPtr = runcodec.Norm, runcodec.NormPtr
 
 // utcPtr returns a scanned nullable time in UTC.
 func utcPtr(t *time.Time) *time.Time {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/runcodec"
 )
 
 // activeStatuses are the statuses of runs that have not finished.
@@ -32,50 +32,7 @@ func scanRun(row scanner) (*troupe.Run, error) {
 	if err := row.Scan(&data, &control, &version); err != nil {
 		return nil, err
 	}
-	r := new(troupe.Run)
-	if err := json.Unmarshal(data, r); err != nil {
-		return nil, fmt.Errorf("decode run: %w", err)
-	}
-	if err := json.Unmarshal(control, &r.Control); err != nil {
-		return nil, fmt.Errorf("decode run control: %w", err)
-	}
-	r.Version = version
-	return r, nil
-}
-
-// normRun puts every time of r in UTC at millisecond precision, the way it
-// reads back. Slices and pointers are replaced, not written through.
-func normRun(r *troupe.Run) {
-	r.StartedAt = norm(r.StartedAt)
-	r.FinishedAt = normPtr(r.FinishedAt)
-	if r.Metamorphs != nil {
-		ms := make([]troupe.Metamorph, len(r.Metamorphs))
-		for i, m := range r.Metamorphs {
-			m.CreatedAt = norm(m.CreatedAt)
-			ms[i] = m
-		}
-		r.Metamorphs = ms
-	}
-	c := &r.Control
-	c.TimeoutAt = normPtr(c.TimeoutAt)
-	c.RunningSince = normPtr(c.RunningSince)
-	c.LeaseUntil = normPtr(c.LeaseUntil)
-	if c.Abort != nil {
-		a := *c.Abort
-		a.RequestedAt = norm(a.RequestedAt)
-		c.Abort = &a
-	}
-}
-
-func encodeRun(r *troupe.Run) (data, control []byte, err error) {
-	normRun(r)
-	if data, err = json.Marshal(r); err != nil {
-		return nil, nil, fmt.Errorf("encode run: %w", err)
-	}
-	if control, err = json.Marshal(r.Control); err != nil {
-		return nil, nil, fmt.Errorf("encode run control: %w", err)
-	}
-	return data, control, nil
+	return runcodec.Decode(data, control, version)
 }
 
 // CreateRun implements troupe.RunStore. Empty ids (the run's and its default
@@ -85,19 +42,8 @@ func encodeRun(r *troupe.Run) (data, control []byte, err error) {
 // under input.Key, or "INPUT" when that is empty. conflict when a run with
 // r.ID exists.
 func (db *DB) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Record) error {
-	for _, id := range []*string{&r.ID, &r.DefaultDatasetID, &r.DefaultKeyValueStoreID, &r.DefaultRequestQueueID} {
-		if *id == "" {
-			*id = troupe.NewID()
-		}
-	}
-	if r.Status == "" {
-		r.Status = troupe.StatusReady
-	}
-	if r.StartedAt.IsZero() {
-		r.StartedAt = db.now()
-	}
-	r.Version = 1
-	data, control, err := encodeRun(r)
+	runcodec.FillNew(r, db.now())
+	data, control, err := runcodec.Encode(r)
 	if err != nil {
 		return err
 	}
@@ -298,7 +244,7 @@ func (db *DB) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (
 		}
 		r.ID, r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID = id, ds, kvs, rq
 		r.Version = prev + 1
-		data, control, err := encodeRun(r)
+		data, control, err := runcodec.Encode(r)
 		if err != nil {
 			return err
 		}

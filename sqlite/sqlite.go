@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/runcodec"
 	"github.com/troupehq/troupe/notify"
 )
 
@@ -327,13 +328,6 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// norm returns t in UTC truncated to milliseconds, as it will read back.
-func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-
-func normPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	n := norm(*t)
-	return &n
-}
+// norm and normPtr put times in UTC truncated to milliseconds, as they
+// read back.
+var norm, normPtr = runcodec.Norm, runcodec.NormPtr
