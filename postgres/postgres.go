@@ -42,7 +42,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/troupehq/troupe"
-	"github.com/troupehq/troupe/internal/runcodec"
+	"github.com/troupehq/troupe/internal/codec"
 	"github.com/troupehq/troupe/notify"
 )
 
@@ -553,7 +553,7 @@ func order(desc bool) string {
 
 // norm and normPtr put times in UTC truncated to milliseconds, as they
 // read back.
-var norm, normPtr = runcodec.Norm, runcodec.NormPtr
+var norm, normPtr = codec.Norm, codec.NormPtr
 
 // utcPtr returns a scanned nullable time in UTC.
 func utcPtr(t *time.Time) *time.Time {

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/troupehq/troupe"
-	"github.com/troupehq/troupe/internal/runcodec"
+	"github.com/troupehq/troupe/internal/codec"
 )
 
 // activeStatuses are the statuses of runs that have not finished.
@@ -32,7 +32,7 @@ func scanRun(row scanner) (*troupe.Run, error) {
 	if err := row.Scan(&data, &control, &version); err != nil {
 		return nil, err
 	}
-	return runcodec.Decode(data, control, version)
+	return codec.DecodeRun(data, control, version)
 }
 
 // CreateRun implements troupe.RunStore. Empty ids (the run's and its default
@@ -42,8 +42,8 @@ func scanRun(row scanner) (*troupe.Run, error) {
 // under input.Key, or "INPUT" when that is empty. conflict when a run with
 // r.ID exists.
 func (db *DB) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Record) error {
-	runcodec.FillNew(r, db.now())
-	data, control, err := runcodec.Encode(r)
+	codec.FillNewRun(r, db.now())
+	data, control, err := codec.EncodeRun(r)
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func (db *DB) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (
 		}
 		r.ID, r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID = id, ds, kvs, rq
 		r.Version = prev + 1
-		data, control, err := runcodec.Encode(r)
+		data, control, err := codec.EncodeRun(r)
 		if err != nil {
 			return err
 		}

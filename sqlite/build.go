@@ -3,53 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/codec"
 )
-
-// buildInternal holds the build fields that are never serialised to
-// clients, kept in their own column.
-type buildInternal struct {
-	Command []string        `json:"command,omitempty"`
-	Env     []troupe.EnvVar `json:"env,omitempty"`
-	Dir     string          `json:"dir,omitempty"`
-	Image   string          `json:"image,omitempty"`
-}
 
 func scanBuild(row scanner) (*troupe.Build, error) {
 	var data, internal []byte
 	if err := row.Scan(&data, &internal); err != nil {
 		return nil, err
 	}
-	return decodeBuild(data, internal)
-}
-
-func decodeBuild(data, internal []byte) (*troupe.Build, error) {
-	b := new(troupe.Build)
-	if err := json.Unmarshal(data, b); err != nil {
-		return nil, fmt.Errorf("decode build: %w", err)
-	}
-	var in buildInternal
-	if err := json.Unmarshal(internal, &in); err != nil {
-		return nil, fmt.Errorf("decode build: %w", err)
-	}
-	b.Command, b.Env, b.Dir, b.Image = in.Command, in.Env, in.Dir, in.Image
-	return b, nil
-}
-
-func encodeBuild(b *troupe.Build) (data, internal []byte, err error) {
-	b.StartedAt = norm(b.StartedAt)
-	b.FinishedAt = normPtr(b.FinishedAt)
-	if data, err = json.Marshal(b); err != nil {
-		return nil, nil, fmt.Errorf("encode build: %w", err)
-	}
-	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image}
-	if internal, err = json.Marshal(in); err != nil {
-		return nil, nil, fmt.Errorf("encode build: %w", err)
-	}
-	return data, internal, nil
+	return codec.DecodeBuild(data, internal)
 }
 
 // CreateBuild implements troupe.ActorStore. It sets b.BuildNumber to
@@ -74,7 +39,7 @@ func (db *DB) CreateBuild(ctx context.Context, b *troupe.Build) error {
 			return fmt.Errorf("next build number: %w", err)
 		}
 		b.BuildNumber = fmt.Sprintf("%s.%d", b.ActorVersion, n)
-		data, internal, err := encodeBuild(b)
+		data, internal, err := codec.EncodeBuild(b)
 		if err != nil {
 			return err
 		}
@@ -151,7 +116,7 @@ func (db *DB) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Buil
 		if err != nil {
 			return notFound(err, "Build")
 		}
-		b, err := decodeBuild(data, internal)
+		b, err := codec.DecodeBuild(data, internal)
 		if err != nil {
 			return err
 		}
@@ -159,7 +124,7 @@ func (db *DB) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Buil
 			return err
 		}
 		b.ID, b.ActID, b.ActorVersion, b.BuildNumber = id, actID, version, number
-		data, internal, err = encodeBuild(b)
+		data, internal, err = codec.EncodeBuild(b)
 		if err != nil {
 			return err
 		}

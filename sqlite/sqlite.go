@@ -25,7 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/troupehq/troupe"
-	"github.com/troupehq/troupe/internal/runcodec"
+	"github.com/troupehq/troupe/internal/codec"
 	"github.com/troupehq/troupe/notify"
 )
 
@@ -330,4 +330,4 @@ func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // norm and normPtr put times in UTC truncated to milliseconds, as they
 // read back.
-var norm, normPtr = runcodec.Norm, runcodec.NormPtr
+var norm, normPtr = codec.Norm, codec.NormPtr

@@ -1,8 +1,8 @@
-// Package runcodec is how troupe's stores keep a run: the run's JSON (what
-// the API shows) and its control JSON in two columns, every time in UTC at
-// millisecond precision. The SQLite and PostgreSQL stores share it so that
-// both read back exactly what the other would.
-package runcodec
+// Package codec is how troupe's stores keep runs and builds: the JSON the
+// API shows in one column and the fields it never shows in another, every
+// time in UTC at millisecond precision. The SQLite and PostgreSQL stores
+// share it so that both read back exactly what the other would.
+package codec
 
 import (
 	"encoding/json"
@@ -48,8 +48,8 @@ func normRun(r *troupe.Run) {
 	}
 }
 
-// Encode normalises r's times and returns its two columns.
-func Encode(r *troupe.Run) (data, control []byte, err error) {
+// EncodeRun normalises r's times and returns its two columns.
+func EncodeRun(r *troupe.Run) (data, control []byte, err error) {
 	normRun(r)
 	if data, err = json.Marshal(r); err != nil {
 		return nil, nil, fmt.Errorf("encode run: %w", err)
@@ -60,8 +60,8 @@ func Encode(r *troupe.Run) (data, control []byte, err error) {
 	return data, control, nil
 }
 
-// Decode returns the run kept as data and control at version.
-func Decode(data, control []byte, version int64) (*troupe.Run, error) {
+// DecodeRun returns the run kept as data and control at version.
+func DecodeRun(data, control []byte, version int64) (*troupe.Run, error) {
 	r := new(troupe.Run)
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, fmt.Errorf("decode run: %w", err)
@@ -73,9 +73,9 @@ func Decode(data, control []byte, version int64) (*troupe.Run, error) {
 	return r, nil
 }
 
-// FillNew gives a run about to be created what it lacks: ids for itself and
+// FillNewRun gives a run about to be created what it lacks: ids for itself and
 // its default storages, status READY, startedAt now; its version is 1.
-func FillNew(r *troupe.Run, now time.Time) {
+func FillNewRun(r *troupe.Run, now time.Time) {
 	for _, id := range []*string{&r.ID, &r.DefaultDatasetID, &r.DefaultKeyValueStoreID, &r.DefaultRequestQueueID} {
 		if *id == "" {
 			*id = troupe.NewID()

@@ -1,0 +1,45 @@
+package codec
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/troupehq/troupe"
+)
+
+// buildInternal holds the build fields that are never serialised to
+// clients, kept in their own column.
+type buildInternal struct {
+	Command []string        `json:"command,omitempty"`
+	Env     []troupe.EnvVar `json:"env,omitempty"`
+	Dir     string          `json:"dir,omitempty"`
+	Image   string          `json:"image,omitempty"`
+}
+
+// DecodeBuild returns the build kept as data and internal.
+func DecodeBuild(data, internal []byte) (*troupe.Build, error) {
+	b := new(troupe.Build)
+	if err := json.Unmarshal(data, b); err != nil {
+		return nil, fmt.Errorf("decode build: %w", err)
+	}
+	var in buildInternal
+	if err := json.Unmarshal(internal, &in); err != nil {
+		return nil, fmt.Errorf("decode build: %w", err)
+	}
+	b.Command, b.Env, b.Dir, b.Image = in.Command, in.Env, in.Dir, in.Image
+	return b, nil
+}
+
+// EncodeBuild normalises b's times and returns its two columns.
+func EncodeBuild(b *troupe.Build) (data, internal []byte, err error) {
+	b.StartedAt = Norm(b.StartedAt)
+	b.FinishedAt = NormPtr(b.FinishedAt)
+	if data, err = json.Marshal(b); err != nil {
+		return nil, nil, fmt.Errorf("encode build: %w", err)
+	}
+	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image}
+	if internal, err = json.Marshal(in); err != nil {
+		return nil, nil, fmt.Errorf("encode build: %w", err)
+	}
+	return data, internal, nil
+}
