@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/codec"
 )
 
 // Request queues. Every operation that changes a queue is one transaction
@@ -226,29 +227,9 @@ func (q *queueTx) find(id string) (*storedRequest, error) {
 	return &s, nil
 }
 
-// prepared returns a validated copy of r.
-func prepared(r *troupe.Request) (*troupe.Request, error) {
-	if r == nil {
-		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The request is missing.")
-	}
-	c := *r
-	if err := c.Prepare(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-func encodeRequest(r *troupe.Request) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	return b, nil
-}
-
 // insert stores a new, prepared request at order.
 func (q *queueTx) insert(r *troupe.Request, order int64) error {
-	data, err := encodeRequest(r)
+	data, err := codec.EncodeRequest(r)
 	if err != nil {
 		return err
 	}
@@ -326,7 +307,7 @@ func (q *queueTx) add(rs []*troupe.Request, forefront bool) ([]troupe.RequestRes
 
 // AddRequest implements troupe.QueueStore.
 func (db *DB) AddRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
-	p, err := prepared(r)
+	p, err := codec.PrepareRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +334,7 @@ func (db *DB) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe
 	res := &troupe.BatchAddResult{ProcessedRequests: []troupe.RequestResult{}, UnprocessedRequests: []troupe.UnprocessedRequest{}}
 	var ok []*troupe.Request
 	for _, r := range rs {
-		p, err := prepared(r)
+		p, err := codec.PrepareRequest(r)
 		if err != nil {
 			var u troupe.UnprocessedRequest
 			if r != nil {
@@ -405,7 +386,7 @@ func (db *DB) GetRequest(ctx context.Context, queueID, requestID string) (*troup
 
 // UpdateRequest implements troupe.QueueStore.
 func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
-	p, err := prepared(r)
+	p, err := codec.PrepareRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +404,7 @@ func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Reque
 			return errCollision(p)
 		}
 		res.WasAlreadyPresent, res.WasAlreadyHandled = true, s.handled
-		data, err := encodeRequest(p)
+		data, err := codec.EncodeRequest(p)
 		if err != nil {
 			return err
 		}

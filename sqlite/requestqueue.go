@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/codec"
 )
 
 // Request queues. Every operation that changes a queue is one write
@@ -208,26 +209,6 @@ func (q *queueTx) find(id string) (*storedRequest, error) {
 	return &s, nil
 }
 
-// prepared returns a validated copy of r.
-func prepared(r *troupe.Request) (*troupe.Request, error) {
-	if r == nil {
-		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The request is missing.")
-	}
-	c := *r
-	if err := c.Prepare(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-func encodeRequest(r *troupe.Request) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	return b, nil
-}
-
 func handledMS(r *troupe.Request) any {
 	if r.HandledAt == nil {
 		return nil
@@ -237,7 +218,7 @@ func handledMS(r *troupe.Request) any {
 
 // insert stores a new, prepared request at order.
 func (q *queueTx) insert(r *troupe.Request, order int64) error {
-	data, err := encodeRequest(r)
+	data, err := codec.EncodeRequest(r)
 	if err != nil {
 		return err
 	}
@@ -315,7 +296,7 @@ func (q *queueTx) add(rs []*troupe.Request, forefront bool) ([]troupe.RequestRes
 
 // AddRequest implements troupe.QueueStore.
 func (db *DB) AddRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
-	p, err := prepared(r)
+	p, err := codec.PrepareRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +323,7 @@ func (db *DB) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe
 	res := &troupe.BatchAddResult{ProcessedRequests: []troupe.RequestResult{}, UnprocessedRequests: []troupe.UnprocessedRequest{}}
 	var ok []*troupe.Request
 	for _, r := range rs {
-		p, err := prepared(r)
+		p, err := codec.PrepareRequest(r)
 		if err != nil {
 			var u troupe.UnprocessedRequest
 			if r != nil {
@@ -397,7 +378,7 @@ func (db *DB) GetRequest(ctx context.Context, queueID, requestID string) (*troup
 
 // UpdateRequest implements troupe.QueueStore.
 func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
-	p, err := prepared(r)
+	p, err := codec.PrepareRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +396,7 @@ func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Reque
 			return errCollision(p)
 		}
 		res.WasAlreadyPresent, res.WasAlreadyHandled = true, s.handled
-		data, err := encodeRequest(p)
+		data, err := codec.EncodeRequest(p)
 		if err != nil {
 			return err
 		}
