@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -25,11 +26,19 @@ func errTooLarge() error {
 	return troupe.Errorf(troupe.ErrRequestTooLarge, "The request body is larger than the limit of %d bytes.", MaxBodyBytes)
 }
 
-// encodings returns the request's Content-Encoding codings in the order they
-// were applied, without identity. unsupported-content-encoding.
-func encodings(r *http.Request) ([]string, error) {
+// encodings returns the request's Content-Encoding coding (see
+// parseEncoding).
+func encodings(r *http.Request) (string, error) {
+	return parseEncoding(r.Header.Values("Content-Encoding")...)
+}
+
+// parseEncoding returns the one coding of Content-Encoding values,
+// lower-cased, or "" for none (identity). At most one coding is accepted:
+// stacked codings only multiply the work of decoding.
+// unsupported-content-encoding, invalid-request (more than one coding).
+func parseEncoding(values ...string) (string, error) {
 	var out []string
-	for _, h := range r.Header.Values("Content-Encoding") {
+	for _, h := range values {
 		for _, c := range strings.Split(h, ",") {
 			c = strings.ToLower(strings.TrimSpace(c))
 			switch c {
@@ -37,45 +46,41 @@ func encodings(r *http.Request) ([]string, error) {
 			case "br", "gzip", "x-gzip", "deflate":
 				out = append(out, c)
 			default:
-				return nil, troupe.Errorf(troupe.ErrUnsupportedEncoding, "Content-Encoding %q is not supported; use br, gzip, deflate or identity.", c)
+				return "", troupe.Errorf(troupe.ErrUnsupportedEncoding, "Content-Encoding %q is not supported; use br, gzip, deflate or identity.", c)
 			}
 		}
 	}
-	return out, nil
+	switch len(out) {
+	case 0:
+		return "", nil
+	case 1:
+		return out[0], nil
+	}
+	return "", troupe.Errorf(troupe.ErrInvalidRequest, "Content-Encoding %q has %d codings; at most one is accepted.", strings.Join(out, ", "), len(out))
 }
 
 // readBody reads the request body, decoding its Content-Encoding, up to
 // MaxBodyBytes decoded bytes. request-too-large, unsupported-content-encoding,
-// invalid-request (corrupt compressed data).
+// invalid-request (corrupt compressed data, stacked codings).
 func readBody(r *http.Request) ([]byte, error) {
-	codings, err := encodings(r)
+	coding, err := encodings(r)
 	if err != nil {
 		return nil, err
 	}
-	if len(codings) == 0 && r.ContentLength > MaxBodyBytes {
+	if coding == "" && r.ContentLength > MaxBodyBytes {
 		return nil, errTooLarge()
 	}
-	var rd io.Reader = r.Body
-	for i := len(codings) - 1; i >= 0; i-- {
-		if rd, err = decoder(codings[i], rd); err != nil {
-			return nil, errCorrupt(err)
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(rd, MaxBodyBytes+1))
-	if err != nil {
-		return nil, errCorrupt(err)
-	}
-	if len(b) > MaxBodyBytes {
-		return nil, errTooLarge()
-	}
-	return b, nil
+	return decodeLimited(coding, r.Body, io.ReadAll)
 }
 
 // readRawBody reads the request body as it was sent (not decoded), up to
 // MaxBodyBytes, and returns it with its validated Content-Encoding ("" for
-// none). request-too-large, unsupported-content-encoding.
+// none). A compressed body must decode to at most MaxBodyBytes: it is
+// decoded once, into nothing, to check. request-too-large,
+// unsupported-content-encoding, invalid-request (corrupt compressed data,
+// stacked codings).
 func readRawBody(r *http.Request) ([]byte, string, error) {
-	codings, err := encodings(r)
+	coding, err := encodings(r)
 	if err != nil {
 		return nil, "", err
 	}
@@ -89,7 +94,35 @@ func readRawBody(r *http.Request) ([]byte, string, error) {
 	if len(b) > MaxBodyBytes {
 		return nil, "", errTooLarge()
 	}
-	return b, strings.Join(codings, ", "), nil
+	if coding != "" {
+		count := func(rd io.Reader) ([]byte, error) { _, err := io.Copy(io.Discard, rd); return nil, err }
+		if _, err := decodeLimited(coding, bytes.NewReader(b), count); err != nil {
+			return nil, "", err
+		}
+	}
+	return b, coding, nil
+}
+
+// decodeLimited decodes one content coding ("" for none) of rd and hands
+// at most MaxBodyBytes+1 decoded bytes to read, which returns what it kept.
+// request-too-large when the decoded data is longer than MaxBodyBytes,
+// invalid-request when it is corrupt.
+func decodeLimited(coding string, rd io.Reader, read func(io.Reader) ([]byte, error)) ([]byte, error) {
+	if coding != "" {
+		var err error
+		if rd, err = decoder(coding, rd); err != nil {
+			return nil, errCorrupt(err)
+		}
+	}
+	lr := &io.LimitedReader{R: rd, N: MaxBodyBytes + 1}
+	b, err := read(lr)
+	if err != nil {
+		return nil, errCorrupt(err)
+	}
+	if lr.N == 0 {
+		return nil, errTooLarge()
+	}
+	return b, nil
 }
 
 // decoder returns a reader that decodes one content coding.

@@ -49,12 +49,21 @@ func (s *Server) getRecord(ref storageRef) handlerFunc {
 	}
 }
 
-// writeRecord writes a record's value with its stored headers.
+// writeRecord writes a record's value with its stored headers. A record
+// with one content coding the client does not accept is decoded, at most
+// MaxBodyBytes of it; one that cannot be decoded within that (or has stacked
+// codings, stored before they were refused) is sent as stored. HEAD never
+// decodes: it leaves out Content-Length where GET would decode.
 func writeRecord(w http.ResponseWriter, r *http.Request, rec *troupe.Record, status int) {
 	value, enc := rec.Value, rec.ContentEncoding
+	length := true
 	if enc != "" && !acceptsAll(r.Header.Get("Accept-Encoding"), enc) {
-		if plain, err := decodeAll(value, enc); err == nil {
-			value, enc = plain, ""
+		if coding, err := parseEncoding(enc); err == nil && coding != "" {
+			if r.Method == http.MethodHead {
+				enc, length = "", false
+			} else if plain, err := decodeLimited(coding, bytes.NewReader(value), io.ReadAll); err == nil {
+				value, enc = plain, ""
+			}
 		}
 	}
 	h := w.Header()
@@ -66,7 +75,9 @@ func writeRecord(w http.ResponseWriter, r *http.Request, rec *troupe.Record, sta
 	if enc != "" {
 		h.Set("Content-Encoding", enc)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(value)))
+	if length {
+		h.Set("Content-Length", strconv.Itoa(len(value)))
+	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(value)
@@ -98,23 +109,6 @@ func acceptsAll(accept, encoding string) bool {
 		}
 	}
 	return true
-}
-
-// decodeAll undoes a Content-Encoding.
-func decodeAll(value []byte, encoding string) ([]byte, error) {
-	codings := strings.Split(encoding, ",")
-	var rd io.Reader = bytes.NewReader(value)
-	for i := len(codings) - 1; i >= 0; i-- {
-		c := strings.ToLower(strings.TrimSpace(codings[i]))
-		if c == "" || c == "identity" {
-			continue
-		}
-		var err error
-		if rd, err = decoder(c, rd); err != nil {
-			return nil, err
-		}
-	}
-	return io.ReadAll(rd)
 }
 
 // putRecord stores the body as received, with its Content-Type and
