@@ -178,6 +178,5 @@ func mediaType(contentType string) string {
 
 // isJSONType reports whether a Content-Type is JSON.
 func isJSONType(contentType string) bool {
-	mt := mediaType(contentType)
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+	return troupe.IsJSONContentType(contentType)
 }

@@ -59,31 +59,15 @@ func (s *Server) taggedOrNumbered(ctx context.Context, a *troupe.Actor, ref stri
 // build number, by default the actor's default build ("latest"). The build
 // must have succeeded. unknown-build-tag.
 func (s *Server) runBuild(ctx context.Context, a *troupe.Actor, ref string) (*troupe.Build, error) {
-	ref = buildRef(a, ref)
-	b, ok, err := s.taggedOrNumbered(ctx, a, ref)
+	ref = troupe.BuildRef(a, ref)
+	b, _, err := s.taggedOrNumbered(ctx, a, ref)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, troupe.Errorf(troupe.ErrUnknownBuildTag, "Actor %s has no build with tag or number %q.", a.ID, ref)
-	}
-	if b.Status != troupe.StatusSucceeded {
-		return nil, troupe.Errorf(troupe.ErrUnknownBuildTag, "Build %s (%q) of actor %s is %s, not SUCCEEDED.", b.BuildNumber, ref, a.ID, b.Status)
+	if err := troupe.CheckRunBuild(a, ref, b); err != nil {
+		return nil, err
 	}
 	return b, nil
-}
-
-// buildRef returns the build tag or number a run of a uses: ref when given,
-// else the actor's default build, else "latest". It is what options.build
-// shows.
-func buildRef(a *troupe.Actor, ref string) string {
-	if ref == "" {
-		ref = a.DefaultRunOptions.Build
-	}
-	if ref == "" {
-		ref = "latest"
-	}
-	return ref
 }
 
 func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
@@ -179,10 +163,7 @@ func (s *Server) getDefaultBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ref := a.DefaultRunOptions.Build
-	if ref == "" {
-		ref = "latest"
-	}
+	ref := troupe.BuildRef(a, "")
 	b, ok, err := s.taggedOrNumbered(r.Context(), a, ref)
 	if err != nil {
 		return err

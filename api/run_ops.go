@@ -69,14 +69,14 @@ func (s *Server) metamorphRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	input, err := runInput("", body, r.Header.Get("Content-Type"), b.InputSchema)
+	input, err := troupe.RunInput("", body, r.Header.Get("Content-Type"), b.InputSchema)
 	if err != nil {
 		return err
 	}
 	now := s.now()
 	run, err := s.updateRun(r.Context(), id, func(run *troupe.Run, tx troupe.StorageTx) error {
 		key := run.MetamorphInputKey()
-		if err := run.Metamorph(target.ID, b, buildRef(target, q.str("build")), key, now); err != nil {
+		if err := run.Metamorph(target.ID, b, troupe.BuildRef(target, q.str("build")), key, now); err != nil {
 			return err
 		}
 		if input == nil {
@@ -124,12 +124,12 @@ func (s *Server) resurrectRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ro := troupe.ResurrectOptions{
-		MemoryMbytes:   o.memoryMbytes,
-		TimeoutSecs:    o.timeoutSecs,
-		MaxItems:       o.maxItems,
-		RestartOnError: o.restartOnError,
+		MemoryMbytes:   o.MemoryMbytes,
+		TimeoutSecs:    o.TimeoutSecs,
+		MaxItems:       o.MaxItems,
+		RestartOnError: o.RestartOnError,
 	}
-	if o.build != "" {
+	if o.Build != "" {
 		a, err := s.store.GetActor(r.Context(), run.ActID)
 		if err != nil {
 			if troupe.IsNotFound(err) {
@@ -137,7 +137,7 @@ func (s *Server) resurrectRun(w http.ResponseWriter, r *http.Request) error {
 			}
 			return err
 		}
-		if ro.Build, err = s.runBuild(r.Context(), a, o.build); err != nil {
+		if ro.Build, err = s.runBuild(r.Context(), a, o.Build); err != nil {
 			return err
 		}
 	}

@@ -10,35 +10,24 @@ import (
 // errRunFailed is the error type of a run-sync whose run did not succeed.
 const errRunFailed = "run-failed"
 
-// startOptions are the run options a request may set; nil keeps the
-// actor's default.
-type startOptions struct {
-	build             string
-	timeoutSecs       *int
-	memoryMbytes      *int
-	maxItems          *int
-	maxTotalChargeUsd *float64
-	restartOnError    *bool
-}
-
 // parseStartOptions reads build, timeout, memory, maxItems,
 // maxTotalChargeUsd and restartOnError.
-func parseStartOptions(q query) (startOptions, error) {
-	var o startOptions
+func parseStartOptions(q query) (troupe.StartOptions, error) {
+	var o troupe.StartOptions
 	var err error
-	o.build = q.str("build")
-	if o.timeoutSecs, err = q.optSeconds("timeout"); err != nil {
+	o.Build = q.str("build")
+	if o.TimeoutSecs, err = q.optSeconds("timeout"); err != nil {
 		return o, err
 	}
-	if o.memoryMbytes, err = q.optInt("memory", 0); err != nil {
+	if o.MemoryMbytes, err = q.optInt("memory", 0); err != nil {
 		return o, err
 	}
-	if o.memoryMbytes != nil {
-		if err := checkMemory("memory", *o.memoryMbytes); err != nil {
+	if o.MemoryMbytes != nil {
+		if err := checkMemory("memory", *o.MemoryMbytes); err != nil {
 			return o, err
 		}
 	}
-	if o.maxItems, err = q.optInt("maxItems", 1); err != nil {
+	if o.MaxItems, err = q.optInt("maxItems", 1); err != nil {
 		return o, err
 	}
 	if s := q.str("maxTotalChargeUsd"); s != "" {
@@ -46,9 +35,9 @@ func parseStartOptions(q query) (startOptions, error) {
 		if err != nil || f < 0 {
 			return o, invalidParam("maxTotalChargeUsd", "a non-negative number")
 		}
-		o.maxTotalChargeUsd = &f
+		o.MaxTotalChargeUsd = &f
 	}
-	o.restartOnError, err = q.optBool("restartOnError")
+	o.RestartOnError, err = q.optBool("restartOnError")
 	return o, err
 }
 
@@ -60,78 +49,29 @@ func checkMemory(name string, mb int) error {
 	return nil
 }
 
-// startRun stores a new READY run of actor a with the given options and
-// input body and wakes the controller. (The store counts runs on actors.)
-func (s *Server) startRun(r *http.Request, a *troupe.Actor, o startOptions, body []byte, contentType string) (*troupe.Run, error) {
+// startRun makes a new READY run of actor a with the given options and
+// input body (see [troupe.NewRun]), stores it and wakes the controller. (The
+// store counts runs on actors.)
+func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOptions, body []byte, contentType string) (*troupe.Run, error) {
 	ctx := r.Context()
-	b, err := s.runBuild(ctx, a, o.build)
+	b, err := s.runBuild(ctx, a, o.Build)
 	if err != nil {
 		return nil, err
 	}
-	input, err := runInput("INPUT", body, contentType, b.InputSchema)
+	run, input, err := troupe.NewRun(troupe.NewRunParams{
+		Actor:       a,
+		Build:       b,
+		Options:     o,
+		Defaults:    troupe.RunDefaults{TimeoutSecs: s.cfg.DefaultTimeoutSecs, MemoryMbytes: s.cfg.DefaultMemoryMbytes},
+		UserID:      s.cfg.UserID,
+		Meta:        troupe.RunMeta{Origin: troupe.OriginAPI, ClientIP: clientIP(r), UserAgent: r.UserAgent()},
+		Input:       body,
+		ContentType: contentType,
+		Now:         s.now(),
+	})
 	if err != nil {
 		return nil, err
 	}
-	d := a.DefaultRunOptions
-	opts := troupe.RunOptions{
-		Build:          buildRef(a, o.build),
-		TimeoutSecs:    d.TimeoutSecs,
-		MemoryMbytes:   d.MemoryMbytes,
-		MaxItems:       d.MaxItems,
-		RestartOnError: d.RestartOnError,
-	}
-	if opts.TimeoutSecs <= 0 {
-		opts.TimeoutSecs = s.cfg.DefaultTimeoutSecs
-	}
-	if opts.MemoryMbytes <= 0 {
-		opts.MemoryMbytes = s.cfg.DefaultMemoryMbytes
-	}
-	if o.timeoutSecs != nil {
-		opts.TimeoutSecs = *o.timeoutSecs
-	}
-	if o.memoryMbytes != nil {
-		opts.MemoryMbytes = *o.memoryMbytes
-	}
-	if o.maxItems != nil {
-		opts.MaxItems = o.maxItems
-	}
-	if o.restartOnError != nil {
-		opts.RestartOnError = *o.restartOnError
-	}
-	opts.MaxTotalChargeUsd = o.maxTotalChargeUsd
-	opts.DiskMbytes = 2 * opts.MemoryMbytes
-
-	now := s.now()
-	bodyLen := len(body)
-	run := &troupe.Run{
-		ID:                        troupe.NewID(),
-		ActID:                     a.ID,
-		UserID:                    s.cfg.UserID,
-		StartedAt:                 now,
-		Status:                    troupe.StatusReady,
-		Meta:                      troupe.RunMeta{Origin: troupe.OriginAPI, ClientIP: clientIP(r), UserAgent: r.UserAgent()},
-		Stats:                     troupe.RunStats{InputBodyLen: &bodyLen},
-		Options:                   opts,
-		BuildID:                   b.ID,
-		BuildNumber:               b.BuildNumber,
-		GeneralAccess:             "FOLLOW_USER_SETTING",
-		DefaultKeyValueStoreID:    troupe.NewID(),
-		DefaultDatasetID:          troupe.NewID(),
-		DefaultRequestQueueID:     troupe.NewID(),
-		Usage:                     map[string]float64{},
-		UsageUsd:                  map[string]float64{},
-		PricingInfo:               map[string]any{"pricingModel": "FREE"},
-		ChargedEventCounts:        map[string]int{},
-		Metamorphs:                []troupe.Metamorph{},
-		PlatformUsageBillingModel: "USER",
-		Control:                   troupe.RunControl{Generation: 1, InputKey: "INPUT"},
-	}
-	run.StorageIDs = troupe.StorageIDs{
-		Datasets:       map[string]string{"default": run.DefaultDatasetID},
-		KeyValueStores: map[string]string{"default": run.DefaultKeyValueStoreID},
-		RequestQueues:  map[string]string{"default": run.DefaultRequestQueueID},
-	}
-	run.SetTimeout(now)
 	if err := s.store.CreateRun(ctx, run, input); err != nil {
 		return nil, err
 	}
@@ -216,7 +156,7 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) error {
 // its input), waits for it up to SyncWait and returns it once it succeeded:
 // run-timeout-exceeded while it still runs, run-failed when it ended
 // otherwise.
-func (s *Server) runToSuccess(r *http.Request, o startOptions) (*troupe.Run, error) {
+func (s *Server) runToSuccess(r *http.Request, o troupe.StartOptions) (*troupe.Run, error) {
 	a, err := s.pathActor(r)
 	if err != nil {
 		return nil, err
