@@ -7,3 +7,6 @@ import "time"
 func WithListenPing(d time.Duration, pinged func()) Option {
 	return func(o *options) { o.listenPing, o.pinged = d, pinged }
 }
+
+// WithSchemaVersion makes Open apply the migrations up to version v only.
+func WithSchemaVersion(v int) Option { return func(o *options) { o.maxVersion = v } }

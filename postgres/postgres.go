@@ -106,6 +106,8 @@ type options struct {
 	logger   *slog.Logger
 	maxConns int
 
+	maxVersion int // apply migrations up to this version only (tests); 0: all
+
 	listenPing time.Duration
 	pinged     func()
 }
@@ -170,7 +172,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		listenDone: make(chan struct{}),
 		watched:    make(map[string]int),
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, o.maxVersion); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -369,9 +371,10 @@ func (db *DB) deliver(payload string) {
 
 // migrate applies, in order, every embedded migration newer than the
 // schema's version, all in one transaction that holds an advisory lock, so
-// that concurrent Opens apply each migration once. Files are named
-// NNNN_description.sql; NNNN is the version the file brings the schema to.
-func (db *DB) migrate(ctx context.Context) error {
+// that concurrent Opens apply each migration once; up to maxVersion when
+// that is not 0. Files are named NNNN_description.sql; NNNN is the version
+// the file brings the schema to.
+func (db *DB) migrate(ctx context.Context, maxVersion int) error {
 	names, err := fs.Glob(migrations, "migration/*.sql")
 	if err != nil {
 		return err
@@ -410,7 +413,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		applied := current
 		for _, s := range steps {
-			if s.version <= current {
+			if s.version <= current || maxVersion > 0 && s.version > maxVersion {
 				continue
 			}
 			text, err := migrations.ReadFile(s.name)

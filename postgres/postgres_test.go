@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/codec"
 	"github.com/troupehq/troupe/pgtest"
 	"github.com/troupehq/troupe/postgres"
 	"github.com/troupehq/troupe/storetest"
@@ -51,7 +53,12 @@ func newDatabase(t *testing.T) string {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) troupe.Store { return openDB(t, newDatabase(t)) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) troupe.Store {
+		if now == nil {
+			return openDB(t, newDatabase(t))
+		}
+		return openDB(t, newDatabase(t), postgres.WithClock(now))
+	})
 }
 
 func must(tb testing.TB, err error) {
@@ -690,5 +697,50 @@ func TestOpenErrors(t *testing.T) {
 	must(t, err)
 	if _, err := postgres.Open(ctx, srv.URL("no_such_database")); err == nil {
 		t.Fatal("Open of a database that does not exist succeeded")
+	}
+}
+
+// TestMigrateRunSeq checks that the migration that numbers runs numbers
+// those that exist by start time, then by id, and that runs created
+// afterwards follow them.
+func TestMigrateRunSeq(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.NewDatabase(t)
+	old, err := postgres.Open(ctx, url, postgres.WithSchemaVersion(2))
+	must(t, err)
+	started := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	insert := func(id string, at time.Time) {
+		r := &troupe.Run{ID: id, ActID: "a", Status: troupe.StatusSucceeded, StartedAt: at, Version: 1,
+			DefaultDatasetID: id + "d", DefaultKeyValueStoreID: id + "k", DefaultRequestQueueID: id + "q"}
+		data, control, err := codec.EncodeRun(r)
+		must(t, err)
+		_, err = old.Pool().Exec(ctx, `INSERT INTO runs (id, act_id, status, started_at, version, default_dataset_id,
+			default_key_value_store_id, default_request_queue_id, data, control) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.ID, r.ActID, string(r.Status), r.StartedAt, r.Version,
+			r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control)
+		must(t, err)
+	}
+	insert("later", started.Add(time.Second))
+	for _, id := range []string{"z", "b", "y", "a"} {
+		insert(id, started)
+	}
+	must(t, old.Close())
+
+	db := openDB(t, url, postgres.WithClock(func() time.Time { return started }))
+	created := &troupe.Run{ActID: "a"}
+	must(t, db.CreateRun(ctx, created, nil))
+	want := []string{"a", "b", "y", "z", created.ID, "later"}
+
+	runs, _, err := db.ListRuns(ctx, troupe.RunFilter{})
+	must(t, err)
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("runs after migration = %v, want %v", got, want)
+	}
+	if last, err := db.LastRun(ctx, "a", troupe.StatusSucceeded); err != nil || last.ID != "later" {
+		t.Fatalf("LastRun = %v, %v; want later", last, err)
 	}
 }

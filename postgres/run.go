@@ -109,8 +109,9 @@ func (db *DB) RunVersion(ctx context.Context, id string) (int64, error) {
 	return v, notFound(err, "Run")
 }
 
-// ListRuns implements troupe.RunStore: runs ordered by startedAt (then id),
-// the page f asks for and the number of runs that match f.
+// ListRuns implements troupe.RunStore: runs ordered by startedAt, then by
+// creation order (seq), the page f asks for and the number of runs that
+// match f.
 //
 // The total comes from per-(actor, status) counters unless f has a time
 // range, in which case the matching index range is counted.
@@ -162,7 +163,7 @@ func (db *DB) ListRuns(ctx context.Context, f troupe.RunFilter) ([]*troupe.Run, 
 		dir := order(f.Desc)
 		lim, off := arg(limit), arg(offset)
 		rows, err := tx.Query(ctx, `SELECT `+runColumns+` FROM runs`+cond+
-			` ORDER BY started_at `+dir+`, id `+dir+` LIMIT `+lim+` OFFSET `+off, args...)
+			` ORDER BY started_at `+dir+`, seq `+dir+` LIMIT `+lim+` OFFSET `+off, args...)
 		if err != nil {
 			return fmt.Errorf("list runs: %w", err)
 		}
@@ -201,7 +202,8 @@ func scanRuns(rows pgx.Rows) ([]*troupe.Run, error) {
 	return list, rows.Err()
 }
 
-// LastRun implements troupe.RunStore.
+// LastRun implements troupe.RunStore: of runs started in the same
+// millisecond, the one created last.
 func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status) (*troupe.Run, error) {
 	query := `SELECT ` + runColumns + ` FROM runs WHERE act_id = $1`
 	args := []any{actorID}
@@ -209,7 +211,7 @@ func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status)
 		query += ` AND status = $2`
 		args = append(args, string(status))
 	}
-	query += ` ORDER BY started_at DESC, id DESC LIMIT 1`
+	query += ` ORDER BY started_at DESC, seq DESC LIMIT 1`
 	r, err := scanRun(db.pool.QueryRow(ctx, query, args...))
 	return r, notFound(err, "Run")
 }
@@ -217,7 +219,7 @@ func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status)
 // ActiveRuns implements troupe.RunStore, ordered by startedAt.
 func (db *DB) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE status = ANY($1)
-		ORDER BY started_at, id`, activeStatuses)
+		ORDER BY started_at, seq`, activeStatuses)
 	if err != nil {
 		return nil, fmt.Errorf("list active runs: %w", err)
 	}

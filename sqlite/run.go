@@ -47,8 +47,8 @@ func (db *DB) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Record
 	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, act_id, status, started_at, version,
-			default_dataset_id, default_key_value_store_id, default_request_queue_id, data, control)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			default_dataset_id, default_key_value_store_id, default_request_queue_id, data, control, seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs))`,
 			r.ID, r.ActID, string(r.Status), ms(r.StartedAt), r.Version,
 			r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control)
 		if err != nil {
@@ -113,8 +113,9 @@ func (db *DB) RunVersion(ctx context.Context, id string) (int64, error) {
 	return v, notFound(err, "Run")
 }
 
-// ListRuns implements troupe.RunStore: runs ordered by startedAt (then id),
-// the page f asks for and the number of runs that match f.
+// ListRuns implements troupe.RunStore: runs ordered by startedAt, then by
+// creation order (seq), the page f asks for and the number of runs that
+// match f.
 //
 // The total comes from per-(actor, status) counters unless f has a time
 // range, in which case the matching index range is counted.
@@ -163,7 +164,7 @@ func (db *DB) ListRuns(ctx context.Context, f troupe.RunFilter) ([]*troupe.Run, 
 		}
 		dir := order(f.Desc)
 		rows, err := tx.QueryContext(ctx, `SELECT `+runColumns+` FROM runs`+cond+
-			` ORDER BY started_at `+dir+`, id `+dir+` LIMIT ? OFFSET ?`,
+			` ORDER BY started_at `+dir+`, seq `+dir+` LIMIT ? OFFSET ?`,
 			append(args, limit, offset)...)
 		if err != nil {
 			return fmt.Errorf("list runs: %w", err)
@@ -204,7 +205,8 @@ func scanRuns(rows *sql.Rows) ([]*troupe.Run, error) {
 	return list, rows.Err()
 }
 
-// LastRun implements troupe.RunStore.
+// LastRun implements troupe.RunStore: of runs started in the same
+// millisecond, the one created last.
 func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status) (*troupe.Run, error) {
 	query := `SELECT ` + runColumns + ` FROM runs WHERE act_id = ?`
 	args := []any{actorID}
@@ -212,7 +214,7 @@ func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status)
 		query += ` AND status = ?`
 		args = append(args, string(status))
 	}
-	query += ` ORDER BY started_at DESC, id DESC LIMIT 1`
+	query += ` ORDER BY started_at DESC, seq DESC LIMIT 1`
 	r, err := scanRun(db.r.QueryRowContext(ctx, query, args...))
 	return r, notFound(err, "Run")
 }
@@ -220,7 +222,7 @@ func (db *DB) LastRun(ctx context.Context, actorID string, status troupe.Status)
 // ActiveRuns implements troupe.RunStore, ordered by startedAt.
 func (db *DB) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN (`+
-		placeholders(len(activeStatuses))+`) ORDER BY started_at, id`, activeStatuses...)
+		placeholders(len(activeStatuses))+`) ORDER BY started_at, seq`, activeStatuses...)
 	if err != nil {
 		return nil, fmt.Errorf("list active runs: %w", err)
 	}

@@ -58,6 +58,7 @@ type options struct {
 	now         func() time.Time
 	readConns   int
 	busyTimeout time.Duration
+	maxVersion  int // apply migrations up to this version only (tests); 0: all
 }
 
 // WithHub makes the DB publish changes on hub (by default it makes its own).
@@ -145,7 +146,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		db.r.SetMaxIdleConns(o.readConns)
 	}
 
-	if err := db.migrate(context.Background()); err != nil {
+	if err := db.migrate(context.Background(), o.maxVersion); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -189,9 +190,10 @@ func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) { return db.hub.W
 func logKey(jobID string) string { return "log:" + jobID }
 
 // migrate applies, in order, every embedded migration newer than the
-// database's schema version, each in its own transaction. Files are named
-// NNNN_description.sql; NNNN is the version the file brings the schema to.
-func (db *DB) migrate(ctx context.Context) error {
+// database's schema version (up to maxVersion when that is not 0), each in
+// its own transaction. Files are named NNNN_description.sql; NNNN is the
+// version the file brings the schema to.
+func (db *DB) migrate(ctx context.Context, maxVersion int) error {
 	if _, err := db.w.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_version: %w", err)
@@ -228,7 +230,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
 				return fmt.Errorf("read schema version: %w", err)
 			}
-			if s.version <= current {
+			if s.version <= current || maxVersion > 0 && s.version > maxVersion {
 				return nil
 			}
 			text, err := migrations.ReadFile(s.name)

@@ -4,18 +4,21 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/codec"
 	"github.com/troupehq/troupe/sqlite"
 	"github.com/troupehq/troupe/storetest"
 )
 
 // openDB opens a new database file in a temporary folder and closes it when
 // the test ends.
-func openDB(tb testing.TB) *sqlite.DB {
+func openDB(tb testing.TB, opts ...sqlite.Option) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "troupe.db"))
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "troupe.db"), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -28,7 +31,12 @@ func openDB(tb testing.TB) *sqlite.DB {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) troupe.Store { return openDB(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) troupe.Store {
+		if now == nil {
+			return openDB(t)
+		}
+		return openDB(t, sqlite.WithClock(now))
+	})
 }
 
 // TestInMemory checks that ":memory:" gives a working private database (the
@@ -223,5 +231,54 @@ func BenchmarkListRuns(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestMigrateRunSeq checks that the migration that numbers runs numbers
+// those that exist by start time, then in the order they were inserted, and
+// that runs created afterwards follow them.
+func TestMigrateRunSeq(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "troupe.db")
+	old, err := sqlite.Open(path, sqlite.WithSchemaVersion(4))
+	must(t, err)
+	started := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var want []string
+	insert := func(id string, at time.Time) {
+		r := &troupe.Run{ID: id, ActID: "a", Status: troupe.StatusSucceeded, StartedAt: at, Version: 1,
+			DefaultDatasetID: id + "d", DefaultKeyValueStoreID: id + "k", DefaultRequestQueueID: id + "q"}
+		data, control, err := codec.EncodeRun(r)
+		must(t, err)
+		must(t, old.Exec(ctx, `INSERT INTO runs (id, act_id, status, started_at, version, default_dataset_id,
+			default_key_value_store_id, default_request_queue_id, data, control) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.ActID, string(r.Status), r.StartedAt.UnixMilli(), r.Version,
+			r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control))
+	}
+	insert("later", started.Add(time.Second)) // inserted first, listed last
+	for _, id := range []string{"z", "b", "y", "a"} {
+		insert(id, started)
+		want = append(want, id)
+	}
+	want = append(want, "later")
+	must(t, old.Close())
+
+	db, err := sqlite.Open(path, sqlite.WithClock(func() time.Time { return started }))
+	must(t, err)
+	defer db.Close()
+	created := &troupe.Run{ActID: "a"}
+	must(t, db.CreateRun(ctx, created, nil))
+	want = slices.Insert(want, 4, created.ID)
+
+	runs, _, err := db.ListRuns(ctx, troupe.RunFilter{})
+	must(t, err)
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("runs after migration = %v, want %v", got, want)
+	}
+	if last, err := db.LastRun(ctx, "a", troupe.StatusSucceeded); err != nil || last.ID != "later" {
+		t.Fatalf("LastRun = %v, %v; want later", last, err)
 	}
 }

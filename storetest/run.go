@@ -170,14 +170,10 @@ func seedRuns(t *testing.T, s troupe.Store) []*troupe.Run {
 	return runs
 }
 
-// sortRuns orders runs as lists do: by startedAt, then id.
+// sortRuns orders runs, given in the order they were created, as lists
+// do: by startedAt, then in creation order.
 func sortRuns(runs []*troupe.Run) {
-	slices.SortFunc(runs, func(x, y *troupe.Run) int {
-		if c := x.StartedAt.Compare(y.StartedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ID, y.ID)
-	})
+	slices.SortStableFunc(runs, func(x, y *troupe.Run) int { return x.StartedAt.Compare(y.StartedAt) })
 }
 
 // expectRuns computes what ListRuns(f) should return from all runs.
@@ -280,6 +276,91 @@ func testRunLastRun(t *testing.T, s troupe.Store) {
 	wantType(t, err, troupe.ErrRecordNotFound)
 	_, err = s.LastRun(ctx, "nobody", "")
 	wantType(t, err, troupe.ErrRecordNotFound)
+}
+
+// testRunSameMillisecond creates runs on a store whose clock stands still,
+// so that they all start in the same millisecond: lists, pages and LastRun
+// follow the order in which they were created.
+func testRunSameMillisecond(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	statuses := []troupe.Status{troupe.StatusSucceeded, troupe.StatusFailed, troupe.StatusRunning}
+	var all []*troupe.Run
+	for i := range 12 {
+		r := newRun("a", time.Time{})
+		if i%4 == 3 {
+			r.ActID = "b"
+		}
+		r.Status = statuses[i%len(statuses)]
+		all = append(all, createRun(t, s, r))
+	}
+	for _, r := range all {
+		if !r.StartedAt.Equal(base) {
+			t.Fatalf("startedAt = %v, want the store's clock %v", r.StartedAt, base)
+		}
+	}
+
+	filters := []troupe.RunFilter{
+		{},
+		{ListOptions: troupe.ListOptions{Desc: true}},
+		{ActorID: "a"},
+		{ActorID: "a", ListOptions: troupe.ListOptions{Desc: true}},
+		{Statuses: []troupe.Status{troupe.StatusSucceeded, troupe.StatusRunning}, ListOptions: troupe.ListOptions{Desc: true}},
+		{StartedAfter: ptr(base), StartedBefore: ptr(base)},
+	}
+	for _, f := range filters {
+		got, total, err := s.ListRuns(ctx, f)
+		must(t, err)
+		wantIDs, wantTotal := expectRuns(all, f)
+		if g, w := strings.Join(runIDs(got), ","), strings.Join(wantIDs, ","); total != wantTotal || g != w {
+			t.Fatalf("filter %+v: ids = %s (total %d), want %s (total %d)", f, g, total, w, wantTotal)
+		}
+		// Pages of every size put together are the whole list, each run
+		// once, in the same order.
+		for size := 1; size <= 5; size++ {
+			var paged []string
+			for off := 0; off < wantTotal; off += size {
+				pf := f
+				pf.Offset, pf.Limit = off, size
+				page, _, err := s.ListRuns(ctx, pf)
+				must(t, err)
+				paged = append(paged, runIDs(page)...)
+			}
+			if g, w := strings.Join(paged, ","), strings.Join(wantIDs, ","); g != w {
+				t.Fatalf("filter %+v in pages of %d: ids = %s, want %s", f, size, g, w)
+			}
+		}
+	}
+
+	for _, c := range []struct {
+		actor  string
+		status troupe.Status
+	}{
+		{"a", ""}, {"b", ""}, {"a", troupe.StatusSucceeded}, {"a", troupe.StatusFailed}, {"a", troupe.StatusRunning}, {"b", troupe.StatusSucceeded},
+	} {
+		var want string
+		for _, r := range all {
+			if r.ActID == c.actor && (c.status == "" || r.Status == c.status) {
+				want = r.ID
+			}
+		}
+		got, err := s.LastRun(ctx, c.actor, c.status)
+		must(t, err)
+		if got.ID != want {
+			t.Fatalf("LastRun(%s, %q) = %s, want %s, the last created", c.actor, c.status, got.ID, want)
+		}
+	}
+
+	var active []string
+	for _, r := range all {
+		if !r.Status.Terminal() {
+			active = append(active, r.ID)
+		}
+	}
+	got, err := s.ActiveRuns(ctx)
+	must(t, err)
+	if g, w := strings.Join(runIDs(got), ","), strings.Join(active, ","); g != w {
+		t.Fatalf("ActiveRuns = %s, want %s", g, w)
+	}
 }
 
 func testRunActiveRuns(t *testing.T, s troupe.Store) {

@@ -26,8 +26,9 @@ import (
 )
 
 // OpenFunc returns a new, empty store for one test and arranges (with
-// t.Cleanup) for it to be closed.
-type OpenFunc func(t *testing.T) troupe.Store
+// t.Cleanup) for it to be closed. The store reads the time from now, or
+// from its default clock when now is nil.
+type OpenFunc func(t *testing.T, now func() time.Time) troupe.Store
 
 // Run runs the whole suite against the stores open returns.
 func Run(t *testing.T, open OpenFunc) {
@@ -76,9 +77,14 @@ func Run(t *testing.T, open OpenFunc) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, open(t))
+			tc.fn(t, open(t, nil))
 		})
 	}
+	// A clock that stands still puts every run in the same millisecond.
+	t.Run("Run/SameMillisecond", func(t *testing.T) {
+		t.Parallel()
+		testRunSameMillisecond(t, open(t, func() time.Time { return base }))
+	})
 }
 
 // wantType fails t unless err is a troupe error of type typ.
