@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/troupehq/troupe"
 )
 
@@ -57,7 +59,10 @@ type Config struct {
 	// BaseEnv is added to every run's environment (e.g. PATH).
 	BaseEnv []string
 	Logger  *slog.Logger
-	Now     func() time.Time
+	// Clock is the controller's only source of time: timestamps, the grace
+	// periods, timeouts, heartbeats and the lease (default: the real clock).
+	// Tests pass a clockwork.FakeClock and advance it.
+	Clock clockwork.Clock
 }
 
 // Controller runs the runs. Create it with New, then Start it.
@@ -98,8 +103,8 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = troupe.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Instance == "" {
 		h, _ := os.Hostname()
@@ -116,7 +121,7 @@ func New(cfg Config) *Controller {
 // status message saying why. From then on it sends heartbeats and takes over
 // the runs of instances that stopped sending theirs.
 func (c *Controller) Start(ctx context.Context) error {
-	if err := c.cfg.Store.Heartbeat(ctx, c.cfg.Instance, c.cfg.Now()); err != nil {
+	if err := c.cfg.Store.Heartbeat(ctx, c.cfg.Instance, c.now()); err != nil {
 		return err
 	}
 	runs, err := c.cfg.Store.ActiveRuns(ctx)
@@ -144,25 +149,25 @@ func (c *Controller) Start(ctx context.Context) error {
 // maintain sends heartbeats and takes over runs of dead instances until the
 // controller stops.
 func (c *Controller) maintain() {
-	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	t := c.cfg.Clock.NewTicker(c.cfg.HeartbeatInterval)
 	defer t.Stop()
-	lastBeat := time.Now()
+	lastBeat := c.now()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
-		if err := c.cfg.Store.Heartbeat(c.ctx, c.cfg.Instance, c.cfg.Now()); err != nil {
+		if err := c.cfg.Store.Heartbeat(c.ctx, c.cfg.Instance, c.now()); err != nil {
 			c.log.Error("heartbeat", "err", err)
-			if time.Since(lastBeat) > c.cfg.LeaseTTL {
+			if c.cfg.Clock.Since(lastBeat) > c.cfg.LeaseTTL {
 				// Others may take over our runs now: never run them twice.
 				c.log.Error("no heartbeat for longer than the lease; killing this instance's run processes")
 				c.killAll()
 			}
 			continue
 		}
-		lastBeat = time.Now()
+		lastBeat = c.now()
 		c.scan(c.ctx)
 	}
 }
@@ -181,7 +186,7 @@ func (c *Controller) scan(ctx context.Context) {
 		c.log.Error("list live runs", "err", err)
 		return
 	}
-	now := c.cfg.Now()
+	now := c.now()
 	unowned := map[string]int{}
 	defer func() { c.unowned = unowned }()
 	for _, r := range runs {
@@ -236,7 +241,7 @@ func (c *Controller) takeOver(ctx context.Context, r *troupe.Run) error {
 			return errNoChange // another instance got there first
 		}
 		r.Control.Owner = c.cfg.Instance
-		now := c.cfg.Now()
+		now := c.now()
 		switch {
 		case r.Status == troupe.StatusReady:
 			return nil
@@ -345,6 +350,12 @@ func (c *Controller) update(ctx context.Context, id string, fn troupe.RunMutatio
 		}
 		return r, err
 	}
+}
+
+// now is the controller's clock reading as the store keeps times: UTC,
+// to the millisecond.
+func (c *Controller) now() time.Time {
+	return c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 }
 
 func (c *Controller) runDir(runID string) string {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/troupehq/troupe"
 )
 
@@ -22,6 +24,7 @@ type logSink struct {
 	store troupe.LogStore
 	id    string
 	log   *slog.Logger
+	clock clockwork.Clock
 
 	mu        sync.Mutex
 	buf       bytes.Buffer
@@ -35,8 +38,8 @@ type logSink struct {
 	done chan struct{}
 }
 
-func newLogSink(ctx context.Context, store troupe.LogStore, id string, log *slog.Logger) *logSink {
-	s := &logSink{ctx: ctx, store: store, id: id, log: log,
+func newLogSink(ctx context.Context, store troupe.LogStore, id string, log *slog.Logger, clock clockwork.Clock) *logSink {
+	s := &logSink{ctx: ctx, store: store, id: id, log: log, clock: clock,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	s.flushed = sync.NewCond(&s.mu)
 	go s.writer()
@@ -54,7 +57,7 @@ func (s *logSink) system(text string) {
 }
 
 func (s *logSink) add(text string) {
-	ts := time.Now().UTC().Format(isoMillis)
+	ts := s.clock.Now().UTC().Format(isoMillis)
 	s.mu.Lock()
 	if s.truncated {
 		s.mu.Unlock()
@@ -111,7 +114,7 @@ func (s *logSink) writeOnce() {
 			}
 			break
 		}
-		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+		s.clock.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
 	}
 	s.mu.Lock()
 	s.pending = 0

@@ -44,7 +44,7 @@ type runner struct {
 
 func newRunner(c *Controller, id string) *runner {
 	r := &runner{c: c, id: id, wakeCh: make(chan struct{}, 1)}
-	r.sink = newLogSink(c.ctx, c.cfg.Store, id, c.log)
+	r.sink = newLogSink(c.ctx, c.cfg.Store, id, c.log, c.cfg.Clock)
 	return r
 }
 
@@ -89,6 +89,11 @@ func (r *runner) killNow() {
 	}
 }
 
+// loop reconciles the run with its process until the run is over, deleted
+// or run by another instance, or the controller stops. Each pass reads the
+// run, takes the step its status calls for (step), and then waits for what
+// happens next (await): a wake, a change in the store, the exit of the
+// process, or a deadline.
 func (r *runner) loop() {
 	ctx := r.c.ctx
 	defer r.sink.close()
@@ -96,16 +101,8 @@ func (r *runner) loop() {
 	// replica's API, say) arrive as store notifications.
 	changed, stopWatch := r.c.cfg.Store.Watch(r.id)
 	defer stopWatch()
-	me := r.c.cfg.Instance
-	for {
-		if ctx.Err() != nil {
-			return
-		}
-		run, err := r.latest, error(nil)
-		r.latest = nil
-		if run == nil {
-			run, err = r.c.cfg.Store.GetRun(ctx, r.id)
-		}
+	for ctx.Err() == nil {
+		run, err := r.read(ctx)
 		if troupe.IsNotFound(err) {
 			r.stopProc()
 			r.c.cfg.Events.Forget(r.id)
@@ -113,104 +110,180 @@ func (r *runner) loop() {
 		}
 		if err != nil {
 			r.c.log.Error("read run", "run", r.id, "err", err)
-			if !sleepCtx(ctx, time.Second) {
-				return
-			}
+			r.pause(ctx)
 			continue
 		}
-		if owner := run.Control.Owner; owner != "" && owner != me {
-			// Another instance runs it (it took the run over, or it was
-			// never ours): make sure no process of ours is left.
-			r.stopProc()
+		next, deadline := r.step(ctx, run)
+		switch next {
+		case stopRunner:
 			return
-		}
-		if run.Control.Owner == "" && !run.Status.Terminal() && run.Status != troupe.StatusReady {
-			if _, err := r.update(ctx, r.claim); err != nil {
-				r.c.log.Error("claim run", "run", r.id, "err", err)
-				if !sleepCtx(ctx, time.Second) {
-					return
-				}
-			}
+		case readAgain:
 			continue
 		}
-		var deadline time.Time
-		switch run.Status {
-		case troupe.StatusReady, troupe.StatusRunning:
-			if r.proc == nil || r.procGen != run.Control.Generation {
-				if r.proc != nil {
-					r.sink.system(fmt.Sprintf("Stopping the run's process (%s).", restartReason(run)))
-				}
-				r.stopProc()
-				if err := r.startProc(ctx, run); err != nil {
-					r.c.log.Error("start run process", "run", r.id, "err", err)
-					r.sink.system("Could not start the run's process: " + troupe.ErrorMessage(err))
-					r.finish(ctx, run.Control.Generation, func(run *troupe.Run, now time.Time) error {
-						return run.Fail("Could not start the run's process: "+troupe.ErrorMessage(err), now)
-					})
-				}
-				continue
-			}
-			if run.Control.TimeoutAt != nil {
-				deadline = *run.Control.TimeoutAt
-			}
-		case troupe.StatusTimingOut, troupe.StatusAborting:
-			if r.proc == nil {
-				r.finish(ctx, run.Control.Generation, func(run *troupe.Run, now time.Time) error {
-					return run.Fail(stopMessage(run.Status, ""), now)
-				})
-				continue
-			}
-			graceful := run.Status == troupe.StatusTimingOut || (run.Control.Abort != nil && run.Control.Abort.Graceful)
-			if !graceful {
-				r.kill("")
-				break
-			}
-			key := fmt.Sprintf("%s/%d", run.Status, run.Control.Generation)
-			if r.signaled != key {
-				r.signaled = key
-				r.c.cfg.Events.Send(r.id, "aborting", struct{}{})
-				r.c.cfg.Events.Send(r.id, "persistState", map[string]bool{"isMigrating": false})
-				if run.Status == troupe.StatusTimingOut {
-					r.sink.system("The run timed out; it was told to stop and will be killed in " + r.c.cfg.TimeoutGrace.String() + ".")
-					r.killAt = time.Now().Add(r.c.cfg.TimeoutGrace)
-				} else {
-					r.sink.system("The run is being aborted gracefully; it will be killed in " + r.c.cfg.GracePeriod.String() + " if it does not exit.")
-					r.killAt = run.Control.Abort.RequestedAt.Add(r.c.cfg.GracePeriod)
-				}
-			}
-			if !r.killed {
-				deadline = r.killAt
-			}
-		default: // terminal
-			r.stopProc()
-			r.c.cfg.Events.Forget(r.id)
-			_ = os.RemoveAll(r.c.runDir(r.id))
-			return
-		}
+		r.await(ctx, run, deadline, changed)
+	}
+}
 
-		var timer <-chan time.Time
-		var t *time.Timer
-		if !deadline.IsZero() {
-			t = time.NewTimer(time.Until(deadline))
-			timer = t.C
-		}
-		var done <-chan struct{}
-		if r.proc != nil {
-			done = r.proc.Done()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.wakeCh:
-		case <-changed:
-		case <-done:
-			r.handleExit(ctx)
-		case <-timer:
-			r.onDeadline(ctx, run)
-		}
-		if t != nil {
-			t.Stop()
-		}
+// next says what the loop does after a step.
+type next int
+
+const (
+	waitForEvent next = iota // wait for a wake, a change, an exit or the deadline
+	readAgain                // the run changed: read it and step again at once
+	stopRunner               // nothing is left for this runner to do
+)
+
+// read returns the run as this runner's own last update left it, or else
+// as the store has it.
+func (r *runner) read(ctx context.Context) (*troupe.Run, error) {
+	if run := r.latest; run != nil {
+		r.latest = nil
+		return run, nil
+	}
+	return r.c.cfg.Store.GetRun(ctx, r.id)
+}
+
+// step takes the one step the run's owner and status call for and says what
+// the loop does next; deadline, when not zero, is when await gives up
+// waiting and calls onDeadline.
+func (r *runner) step(ctx context.Context, run *troupe.Run) (n next, deadline time.Time) {
+	switch owner := run.Control.Owner; {
+	case owner != "" && owner != r.c.cfg.Instance:
+		// Another instance runs it (it took the run over, or it was never
+		// ours): make sure no process of ours is left.
+		r.stopProc()
+		return stopRunner, time.Time{}
+	case owner == "" && !run.Status.Terminal() && run.Status != troupe.StatusReady:
+		r.claimRun(ctx)
+		return readAgain, time.Time{}
+	}
+	switch run.Status {
+	case troupe.StatusReady, troupe.StatusRunning:
+		return r.stepLive(ctx, run)
+	case troupe.StatusTimingOut, troupe.StatusAborting:
+		return r.stepStopping(ctx, run)
+	}
+	r.stepFinished()
+	return stopRunner, time.Time{}
+}
+
+// stepLive gives a READY or RUNNING run the process of its current
+// generation (replacing that of an earlier one); once it has it, the loop
+// waits, until the run's timeout if it has one.
+func (r *runner) stepLive(ctx context.Context, run *troupe.Run) (next, time.Time) {
+	if r.proc == nil || r.procGen != run.Control.Generation {
+		r.replaceProc(ctx, run)
+		return readAgain, time.Time{}
+	}
+	if run.Control.TimeoutAt != nil {
+		return waitForEvent, *run.Control.TimeoutAt
+	}
+	return waitForEvent, time.Time{}
+}
+
+// stepStopping stops the process of an ABORTING or TIMING-OUT run: at once
+// for an immediate abort, or after telling the process to stop and giving
+// it its grace period. A run that has no process left ends.
+func (r *runner) stepStopping(ctx context.Context, run *troupe.Run) (next, time.Time) {
+	if r.proc == nil {
+		r.finish(ctx, run.Control.Generation, func(run *troupe.Run, now time.Time) error {
+			return run.Fail(stopMessage(run.Status, ""), now)
+		})
+		return readAgain, time.Time{}
+	}
+	graceful := run.Status == troupe.StatusTimingOut || (run.Control.Abort != nil && run.Control.Abort.Graceful)
+	if !graceful {
+		r.kill("")
+		return waitForEvent, time.Time{}
+	}
+	r.announceStop(run)
+	if r.killed {
+		return waitForEvent, time.Time{}
+	}
+	return waitForEvent, r.killAt
+}
+
+// announceStop, once per status and generation, sets when the process of a
+// gracefully stopping run is killed, says so in the run's log and sends the
+// process the events that tell it to stop.
+func (r *runner) announceStop(run *troupe.Run) {
+	key := fmt.Sprintf("%s/%d", run.Status, run.Control.Generation)
+	if r.signaled == key {
+		return
+	}
+	r.signaled = key
+	if run.Status == troupe.StatusTimingOut {
+		r.killAt = r.c.cfg.Clock.Now().Add(r.c.cfg.TimeoutGrace)
+		r.sink.system("The run timed out; it was told to stop and will be killed in " + r.c.cfg.TimeoutGrace.String() + ".")
+	} else {
+		r.killAt = run.Control.Abort.RequestedAt.Add(r.c.cfg.GracePeriod)
+		r.sink.system("The run is being aborted gracefully; it will be killed in " + r.c.cfg.GracePeriod.String() + " if it does not exit.")
+	}
+	r.c.cfg.Events.Send(r.id, "aborting", struct{}{})
+	r.c.cfg.Events.Send(r.id, "persistState", map[string]bool{"isMigrating": false})
+}
+
+// stepFinished cleans up after a finished run: its process, its events and
+// its working folder.
+func (r *runner) stepFinished() {
+	r.stopProc()
+	r.c.cfg.Events.Forget(r.id)
+	_ = os.RemoveAll(r.c.runDir(r.id))
+}
+
+// await waits for the next thing that concerns the run and handles it: the
+// exit of the process (handleExit), the deadline (onDeadline), or a wake or
+// a change in the store (handled by the loop's next pass).
+func (r *runner) await(ctx context.Context, run *troupe.Run, deadline time.Time, changed <-chan struct{}) {
+	var timer <-chan time.Time
+	if !deadline.IsZero() {
+		t := r.c.cfg.Clock.NewTimer(r.c.cfg.Clock.Until(deadline))
+		defer t.Stop()
+		timer = t.Chan()
+	}
+	var done <-chan struct{}
+	if r.proc != nil {
+		done = r.proc.Done()
+	}
+	select {
+	case <-ctx.Done():
+	case <-r.wakeCh:
+	case <-changed:
+	case <-done:
+		r.handleExit(ctx)
+	case <-timer:
+		r.onDeadline(ctx, run)
+	}
+}
+
+// replaceProc stops the process of an earlier generation, if any, and starts
+// that of the run's current one. A process that cannot start fails the run.
+func (r *runner) replaceProc(ctx context.Context, run *troupe.Run) {
+	if r.proc != nil {
+		r.sink.system(fmt.Sprintf("Stopping the run's process (%s).", restartReason(run)))
+	}
+	r.stopProc()
+	err := r.startProc(ctx, run)
+	if err == nil || ctx.Err() != nil {
+		return // when the controller stops, the next start runs the run
+	}
+	r.c.log.Error("start run process", "run", r.id, "err", err)
+	msg := "Could not start the run's process: " + startFailure(err)
+	r.sink.system(msg)
+	r.sink.flush()
+	r.finish(ctx, run.Control.Generation, func(run *troupe.Run, now time.Time) error {
+		return run.Fail(msg, now)
+	})
+}
+
+// pause waits a second (after a store error, so as not to spin) or until
+// the controller stops.
+func (r *runner) pause(ctx context.Context) {
+	t := r.c.cfg.Clock.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.Chan():
 	}
 }
 
@@ -222,6 +295,14 @@ func (r *runner) update(ctx context.Context, fn troupe.RunMutation) (*troupe.Run
 		r.latest = run
 	}
 	return run, err
+}
+
+// claimRun makes this instance the owner of the run (see claim).
+func (r *runner) claimRun(ctx context.Context) {
+	if _, err := r.update(ctx, r.claim); err != nil {
+		r.c.log.Error("claim run", "run", r.id, "err", err)
+		r.pause(ctx)
+	}
 }
 
 // claim makes this instance the owner of a live run nobody owns (one that
@@ -240,7 +321,7 @@ func (r *runner) onDeadline(ctx context.Context, run *troupe.Run) {
 		gen := run.Control.Generation
 		_, err := r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
 			if run.Status != troupe.StatusRunning || run.Control.Generation != gen || run.Control.Owner != r.c.cfg.Instance ||
-				run.Control.TimeoutAt == nil || r.c.cfg.Now().Before(*run.Control.TimeoutAt) {
+				run.Control.TimeoutAt == nil || r.c.now().Before(*run.Control.TimeoutAt) {
 				return errNoChange
 			}
 			return run.BeginTimeout()
@@ -296,7 +377,7 @@ func (r *runner) finish(ctx context.Context, gen int, fn func(run *troupe.Run, n
 		if run.Control.Generation != gen || run.Status.Terminal() || (run.Control.Owner != r.c.cfg.Instance && !unclaimed) {
 			return errNoChange
 		}
-		return fn(run, r.c.cfg.Now())
+		return fn(run, r.c.now())
 	})
 	if err != nil {
 		r.c.log.Error("finish run", "run", r.id, "err", err)
@@ -348,15 +429,4 @@ func mergeStats(s *troupe.RunStats, p troupe.ProcessStats) {
 	}
 	s.CPUMaxUsage = max(s.CPUMaxUsage, p.CPUMaxUsage)
 	s.CPUCurrentUsage = p.CPUCurrentUsage
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

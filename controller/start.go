@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -10,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -31,13 +32,13 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	if err != nil {
 		return err
 	}
-	dir, err := r.prepareDir(build.Dir)
+	dir, err := r.prepareDir(build)
 	if err != nil {
-		return fmt.Errorf("prepare working folder: %w", err)
+		return err
 	}
 	port, err := freePort()
 	if err != nil {
-		return fmt.Errorf("pick web server port: %w", err)
+		return serverFailure("pick web server port", err)
 	}
 	gen := run.Control.Generation
 	env := r.env(run, actor, build, dir, port)
@@ -55,7 +56,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		Output:       r.sink.line,
 	})
 	if err != nil {
-		return err
+		return execFailure(build.Command[0], err)
 	}
 	r.proc, r.procGen = p, gen
 	r.memBytes = int64(run.Options.MemoryMbytes) << 20
@@ -72,7 +73,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 			if run.Control.Owner != "" && run.Control.Owner != r.c.cfg.Instance {
 				return errNoChange
 			}
-			if err := run.MarkRunning(r.c.cfg.Now()); err != nil {
+			if err := run.MarkRunning(r.c.now()); err != nil {
 				return err
 			}
 			run.Control.Owner = r.c.cfg.Instance
@@ -88,7 +89,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		r.stopProc()
 		if err != nil {
 			r.c.log.Error("record run process", "run", r.id, "err", err)
-			sleepCtx(ctx, time.Second) // do not spin while the store fails
+			r.pause(ctx) // do not spin while the store fails
 		}
 	}
 	return nil
@@ -97,21 +98,25 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 // prepareDir makes a fresh working folder for the run whose entries link to
 // the build's files, so that relative paths in the start command work and
 // whatever the process writes at the top level stays in the run's folder.
-func (r *runner) prepareDir(buildDir string) (string, error) {
+func (r *runner) prepareDir(build *troupe.Build) (string, error) {
+	entries, err := os.ReadDir(build.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", &startError{err: err, msg: fmt.Sprintf(
+			"the files of build %s are missing on the server; build the actor again.", build.BuildNumber)}
+	}
+	if err != nil {
+		return "", serverFailure("read build folder", err)
+	}
 	dir := r.c.runDir(r.id)
 	if err := os.RemoveAll(dir); err != nil {
-		return "", err
+		return "", serverFailure("prepare working folder", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	entries, err := os.ReadDir(buildDir)
-	if err != nil {
-		return "", err
+		return "", serverFailure("prepare working folder", err)
 	}
 	for _, e := range entries {
-		if err := os.Symlink(filepath.Join(buildDir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return "", err
+		if err := os.Symlink(filepath.Join(build.Dir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return "", serverFailure("prepare working folder", err)
 		}
 	}
 	return dir, nil
