@@ -25,13 +25,11 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,9 +38,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/internal/codec"
+	"github.com/troupehq/troupe/internal/sqlstore"
 	"github.com/troupehq/troupe/notify"
 )
 
@@ -56,13 +56,6 @@ var _ troupe.Store = (*DB)(nil)
 // changed, or "log:" and the id of a job whose log grew, optionally
 // preceded by the sender's origin and a space.
 const Channel = "troupe_jobs"
-
-// The advisory lock (two-key form) that migrations hold; the one-key form
-// is used for per-job and per-actor-version locks, so the two never meet.
-const (
-	lockClassTroupe = 0x74726f75 // "trou"
-	lockMigrate     = 1
-)
 
 // Listener timing: how long the listening connection may stay silent before
 // it is checked (by default), and the bounds of the delay between
@@ -79,7 +72,10 @@ const (
 // Mutation callbacks (UpdateRun, UpdateActor, ...) run while the row they
 // change is locked: they must be quick and must not call the DB.
 type DB struct {
+	*core // the rules written once, over sqlDriver{db}
+
 	pool   *pgxpool.Pool
+	sql    *sql.DB // database/sql over pool, for the core
 	hub    *notify.Hub
 	now    func() time.Time
 	log    *slog.Logger
@@ -96,6 +92,9 @@ type DB struct {
 
 	closeOnce sync.Once
 }
+
+// core is the store written once above the SQL drivers.
+type core = sqlstore.Store
 
 // Option configures Open.
 type Option func(*options)
@@ -162,6 +161,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{
 		pool:       pool,
+		sql:        stdlib.OpenDBFromPool(pool),
 		hub:        o.hub,
 		now:        o.now,
 		log:        o.logger,
@@ -172,12 +172,15 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		listenDone: make(chan struct{}),
 		watched:    make(map[string]int),
 	}
-	if err := db.migrate(ctx, o.maxVersion); err != nil {
+	db.core = sqlstore.New(sqlDriver{db}, o.now)
+	if err := sqlstore.Migrate(ctx, db.core, migrations, "migration", o.maxVersion); err != nil {
+		db.sql.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	conn, err := db.connectListener(ctx)
 	if err != nil {
+		db.sql.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: listen: %w", err)
 	}
@@ -193,6 +196,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.cancel()
 		<-db.listenDone
+		db.sql.Close()
 		db.pool.Close()
 	})
 	return nil
@@ -369,82 +373,6 @@ func (db *DB) deliver(payload string) {
 	}
 }
 
-// migrate applies, in order, every embedded migration newer than the
-// schema's version, all in one transaction that holds an advisory lock, so
-// that concurrent Opens apply each migration once; up to maxVersion when
-// that is not 0. Files are named NNNN_description.sql; NNNN is the version
-// the file brings the schema to.
-func (db *DB) migrate(ctx context.Context, maxVersion int) error {
-	names, err := fs.Glob(migrations, "migration/*.sql")
-	if err != nil {
-		return err
-	}
-	type step struct {
-		version int
-		name    string
-	}
-	var steps []step
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migration/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
-		}
-		steps = append(steps, step{v, name})
-	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
-	for i := 1; i < len(steps); i++ {
-		if steps[i].version == steps[i-1].version {
-			return fmt.Errorf("migrations %s and %s have the same number", steps[i-1].name, steps[i].name)
-		}
-	}
-
-	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClassTroupe, lockMigrate); err != nil {
-			return fmt.Errorf("lock schema: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
-			return fmt.Errorf("create schema_version: %w", err)
-		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		applied := current
-		for _, s := range steps {
-			if s.version <= current || maxVersion > 0 && s.version > maxVersion {
-				continue
-			}
-			text, err := migrations.ReadFile(s.name)
-			if err != nil {
-				return err
-			}
-			// Exec without arguments uses the simple protocol, which runs
-			// a file of several statements.
-			if _, err := tx.Exec(ctx, string(text)); err != nil {
-				return fmt.Errorf("migration %s: %w", s.name, err)
-			}
-			applied = s.version
-		}
-		if applied == current {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, applied)
-		return err
-	})
-}
-
-// SchemaVersion returns the version of the newest migration applied.
-func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := db.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
-	return v, err
-}
-
 // write runs fn in a read-committed transaction and commits when fn
 // returns nil. Errors PostgreSQL reports about concurrency (a deadlock, a
 // serialization failure) come back as conflict, and text it cannot store
@@ -524,6 +452,79 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+// sqlDriver is the PostgreSQL side of the core: database/sql over the
+// pool, row locks (FOR UPDATE, SKIP LOCKED), transaction-scoped advisory
+// locks, and changes announced with pg_notify.
+type sqlDriver struct{ db *DB }
+
+// rebound caches the core's SQL texts with $n placeholders.
+var rebound sync.Map
+
+func rebind(query string) string {
+	if q, ok := rebound.Load(query); ok {
+		return q.(string)
+	}
+	q := sqlstore.RebindDollar(query)
+	rebound.Store(query, q)
+	return q
+}
+
+func (d sqlDriver) Dialect() *sqlstore.Dialect {
+	return &sqlstore.Dialect{
+		Rebind:    rebind,
+		Time:      func(t time.Time) any { return t },
+		Bytes:     func(s string) any { return []byte(s) },
+		RowLocks:  true,
+		ValidText: validText,
+		ByteOrder: func(column string) string { return "convert_to(" + column + ", 'UTF8')" },
+		BadText:   badText,
+		Unique: func(err error) (string, bool) {
+			return constraintOf(err), sqlState(err) == codeUniqueViolation
+		},
+	}
+}
+
+// Write runs fn in a read-committed transaction; see write.
+func (d sqlDriver) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return pgErr(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return pgErr(err)
+	}
+	return pgErr(tx.Commit())
+}
+
+// Read runs fn in a read-only transaction that sees one snapshot.
+func (d sqlDriver) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.db.sql.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+func (d sqlDriver) ReadDB() *sql.DB { return d.db.sql }
+
+// Lock takes a transaction-scoped advisory lock on key.
+func (d sqlDriver) Lock(ctx context.Context, tx *sql.Tx, key string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key)
+	return err
+}
+
+// Notify sends the change of id on Channel when tx commits.
+func (d sqlDriver) Notify(ctx context.Context, tx *sql.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, d.db.origin+" "+id); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+func (d sqlDriver) Publish(id string) { d.db.hub.Publish(id) }
 
 // querier is what the pool and a transaction share.
 type querier interface {

@@ -14,11 +14,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +23,7 @@ import (
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/internal/codec"
+	"github.com/troupehq/troupe/internal/sqlstore"
 	"github.com/troupehq/troupe/notify"
 )
 
@@ -44,11 +42,16 @@ var _ troupe.Store = (*DB)(nil)
 // use. Mutation callbacks (UpdateRun, UpdateActor, ...) run while the write
 // lock is held: they must be quick and must not call the DB.
 type DB struct {
+	*core // the rules written once, over sqlDriver{db}
+
 	w   *sql.DB // one connection: every write transaction
 	r   *sql.DB // read-only connections
 	hub *notify.Hub
 	now func() time.Time
 }
+
+// core is the store written once above the SQL drivers.
+type core = sqlstore.Store
 
 // Option configures Open.
 type Option func(*options)
@@ -120,6 +123,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 
 	db := &DB{hub: o.hub, now: o.now}
+	db.core = sqlstore.New(sqlDriver{db}, o.now)
 	var err error
 	if path == ":memory:" {
 		db.w, err = openDB("file::memory:?" + params(false))
@@ -146,7 +150,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		db.r.SetMaxIdleConns(o.readConns)
 	}
 
-	if err := db.migrate(context.Background(), o.maxVersion); err != nil {
+	if err := sqlstore.Migrate(context.Background(), db.core, migrations, "migration", o.maxVersion); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -189,77 +193,6 @@ func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) { return db.hub.W
 // job or queue id contains a colon, so it meets no other key.
 func logKey(jobID string) string { return "log:" + jobID }
 
-// migrate applies, in order, every embedded migration newer than the
-// database's schema version (up to maxVersion when that is not 0), each in
-// its own transaction. Files are named NNNN_description.sql; NNNN is the
-// version the file brings the schema to.
-func (db *DB) migrate(ctx context.Context, maxVersion int) error {
-	if _, err := db.w.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_version: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migration/*.sql")
-	if err != nil {
-		return err
-	}
-	type step struct {
-		version int
-		name    string
-	}
-	var steps []step
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migration/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
-		}
-		steps = append(steps, step{v, name})
-	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
-	for i := 1; i < len(steps); i++ {
-		if steps[i].version == steps[i-1].version {
-			return fmt.Errorf("migrations %s and %s have the same number", steps[i-1].name, steps[i].name)
-		}
-	}
-
-	for _, s := range steps {
-		err := db.write(ctx, func(tx *sql.Tx) error {
-			var current int
-			if err := tx.QueryRowContext(ctx,
-				`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-				return fmt.Errorf("read schema version: %w", err)
-			}
-			if s.version <= current || maxVersion > 0 && s.version > maxVersion {
-				return nil
-			}
-			text, err := migrations.ReadFile(s.name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(text)); err != nil {
-				return fmt.Errorf("migration %s: %w", s.name, err)
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, s.version)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SchemaVersion returns the version of the newest migration applied.
-func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
-	return v, err
-}
-
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the single write
 // connection) and commits when fn returns nil. fn must use only tx: db.w has
 // that one connection, so any use of db.w inside fn (a query, a Prepare, a
@@ -289,6 +222,25 @@ func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback()
 	return fn(tx)
 }
+
+// sqlDriver is the SQLite side of the core: one writer, so no row or
+// advisory locks, and changes published on the in-process hub.
+type sqlDriver struct{ db *DB }
+
+func (d sqlDriver) Dialect() *sqlstore.Dialect {
+	return &sqlstore.Dialect{Time: func(t time.Time) any { return t.UnixMilli() }}
+}
+
+func (d sqlDriver) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return d.db.write(ctx, fn)
+}
+func (d sqlDriver) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return d.db.read(ctx, fn)
+}
+func (d sqlDriver) ReadDB() *sql.DB                               { return d.db.r }
+func (d sqlDriver) Lock(context.Context, *sql.Tx, string) error   { return nil }
+func (d sqlDriver) Notify(context.Context, *sql.Tx, string) error { return nil }
+func (d sqlDriver) Publish(id string)                             { d.db.hub.Publish(id) }
 
 // queryer is what *sql.DB and *sql.Tx share.
 type queryer interface {

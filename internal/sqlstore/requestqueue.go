@@ -1,31 +1,29 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/internal/codec"
 )
 
-// Request queues. Every operation that changes a queue is one transaction
-// that first locks the queue's storages row (SELECT … FOR UPDATE), so the
-// operations on one queue take turns whichever process makes them: two
-// head/lock calls can never see the same unlocked request, and the queue's
-// counters, order numbers and clients stay consistent. LockHead also reads
-// the head with FOR UPDATE SKIP LOCKED, so it never waits for (or takes) a
-// request row another transaction holds. An operation ends with one update
-// of the storages row (counters, hadMultipleClients, modifiedAt) and, when
-// needed, one upsert of the state row. Head and list are reads; they turn
-// into a write only when they bring a client the queue has not recorded
-// yet.
+// Request queues. Every operation that changes a queue is one write
+// transaction: it reads the queue's row and state (locking the row where
+// the database locks rows, so that operations on one queue take turns
+// whichever process makes them; with a single writer they take turns
+// anyway), does its work, and ends with one update of the storages row
+// (counters, hadMultipleClients, modifiedAt) and, when needed, one upsert of
+// the state row. So two head/lock calls can never see the same unlocked
+// request. LockHead also reads the head with SKIP LOCKED where rows are
+// locked, so it never waits for a request row another transaction holds.
+// Head and list are reads; they turn into a write only when they bring a
+// client the queue has not recorded yet.
 
 const rqKind = string(troupe.KindRequestQueue)
 
@@ -38,15 +36,16 @@ const (
 // queueTx is one operation on one queue inside a transaction.
 type queueTx struct {
 	ctx context.Context
-	tx  pgx.Tx
+	s   *Store
+	tx  conn
 	id  string
 	now time.Time
 
 	modifiedAt time.Time
 	multi      bool
-	front      int64   // next forefront order_no is front-1
-	back       int64   // next order_no at the back is back+1
-	first      *string // first client; nil until one used the queue
+	front      int64 // next forefront order_no is front-1
+	back       int64 // next order_no at the back is back+1
+	first      sql.NullString
 
 	stateChanged bool
 	multiChanged bool
@@ -57,22 +56,23 @@ type queueTx struct {
 
 // loadQueue reads a queue's row and state, locking the row when lock is
 // set. record-not-found when there is no such request queue.
-func loadQueue(ctx context.Context, tx pgx.Tx, id string, now time.Time, lock bool) (*queueTx, error) {
-	q := &queueTx{ctx: ctx, tx: tx, id: id, now: now, front: 1}
-	var front, back *int64
+func (s *Store) loadQueue(ctx context.Context, tx conn, id string, now time.Time, lock bool) (*queueTx, error) {
+	q := &queueTx{ctx: ctx, s: s, tx: tx, id: id, now: now, front: 1}
+	var modified NullTime
+	var front, back sql.NullInt64
 	query := `SELECT s.modified_at, s.had_multiple_clients, st.front_seq, st.back_seq, st.first_client
 		FROM storages s LEFT JOIN request_queue_state st ON st.queue_id = s.id
-		WHERE s.id = $1 AND s.kind = $2`
+		WHERE s.id = ? AND s.kind = ?`
 	if lock {
-		query += ` FOR UPDATE OF s`
+		query += s.forUpdate("s")
 	}
-	err := tx.QueryRow(ctx, query, id, rqKind).Scan(&q.modifiedAt, &q.multi, &front, &back, &q.first)
+	err := tx.QueryRow(ctx, query, id, rqKind).Scan(&modified, &q.multi, &front, &back, &q.first)
 	if err != nil {
-		return nil, notFound(err, "Request queue")
+		return nil, s.notFound(err, "Request queue")
 	}
-	q.modifiedAt = q.modifiedAt.UTC()
-	if front != nil && back != nil {
-		q.front, q.back = *front, *back
+	q.modifiedAt = modified.T
+	if front.Valid {
+		q.front, q.back = front.Int64, back.Int64
 	}
 	return q, nil
 }
@@ -80,18 +80,17 @@ func loadQueue(ctx context.Context, tx pgx.Tx, id string, now time.Time, lock bo
 // seesNewClient reports whether a call by clientKey would change what the
 // queue records about its clients.
 func (q *queueTx) seesNewClient(clientKey string) bool {
-	if q.first == nil {
+	if !q.first.Valid {
 		return true
 	}
-	return !q.multi && (clientKey == "" || *q.first == "" || *q.first != clientKey)
+	return !q.multi && (clientKey == "" || q.first.String == "" || q.first.String != clientKey)
 }
 
 // recordClient notes that clientKey used the queue.
 func (q *queueTx) recordClient(clientKey string) {
 	switch {
-	case q.first == nil:
-		k := clientKey
-		q.first = &k
+	case !q.first.Valid:
+		q.first = sql.NullString{String: clientKey, Valid: true}
 		q.stateChanged = true
 	case q.seesNewClient(clientKey):
 		q.multi, q.multiChanged = true, true
@@ -114,7 +113,7 @@ func (q *queueTx) nextOrder(forefront bool) int64 {
 func (q *queueTx) finish() error {
 	if q.stateChanged {
 		if _, err := q.tx.Exec(q.ctx, `INSERT INTO request_queue_state (queue_id, front_seq, back_seq, first_client)
-			VALUES ($1, $2, $3, $4) ON CONFLICT (queue_id) DO UPDATE SET front_seq = excluded.front_seq,
+			VALUES (?, ?, ?, ?) ON CONFLICT (queue_id) DO UPDATE SET front_seq = excluded.front_seq,
 			back_seq = excluded.back_seq, first_client = excluded.first_client`,
 			q.id, q.front, q.back, q.first); err != nil {
 			return fmt.Errorf("write queue state: %w", err)
@@ -123,10 +122,10 @@ func (q *queueTx) finish() error {
 	if q.modified {
 		q.modifiedAt = q.now
 	}
-	_, err := q.tx.Exec(q.ctx, `UPDATE storages SET accessed_at = $1, modified_at = $2, had_multiple_clients = $3,
-		total_request_count = total_request_count + $4, handled_request_count = handled_request_count + $5,
-		pending_request_count = pending_request_count + $6 WHERE id = $7`,
-		q.now, q.modifiedAt, q.multi, q.dTotal, q.dHandled, q.dTotal-q.dHandled, q.id)
+	_, err := q.tx.Exec(q.ctx, `UPDATE storages SET accessed_at = ?, modified_at = ?, had_multiple_clients = ?,
+		total_request_count = total_request_count + ?, handled_request_count = handled_request_count + ?,
+		pending_request_count = pending_request_count + ? WHERE id = ?`,
+		q.s.t(q.now), q.s.t(q.modifiedAt), q.multi, q.dTotal, q.dHandled, q.dTotal-q.dHandled, q.id)
 	if err != nil {
 		return fmt.Errorf("update queue: %w", err)
 	}
@@ -135,19 +134,19 @@ func (q *queueTx) finish() error {
 
 // callTime is the time of a queue operation: the caller's, else the
 // store's clock, at millisecond precision.
-func (db *DB) callTime(c troupe.QueueCaller) time.Time {
+func (s *Store) callTime(c troupe.QueueCaller) time.Time {
 	if c.Now.IsZero() {
-		return norm(db.now())
+		return norm(s.now())
 	}
 	return norm(c.Now)
 }
 
-// queueWrite runs fn on the locked queue in a transaction, on behalf of
-// c.ClientKey, and announces the queue's id when fn changed it.
-func (db *DB) queueWrite(ctx context.Context, queueID string, c troupe.QueueCaller, fn func(q *queueTx) error) error {
+// queueWrite runs fn on the locked queue in a write transaction, on behalf
+// of c.ClientKey, and announces the queue's id when fn changed it.
+func (s *Store) queueWrite(ctx context.Context, queueID string, c troupe.QueueCaller, fn func(q *queueTx) error) error {
 	modified := false
-	err := db.write(ctx, func(tx pgx.Tx) error {
-		q, err := loadQueue(ctx, tx, queueID, db.callTime(c), true)
+	err := s.write(ctx, func(cn conn, tx *sql.Tx) error {
+		q, err := s.loadQueue(ctx, cn, queueID, s.callTime(c), true)
 		if err != nil {
 			return err
 		}
@@ -158,25 +157,24 @@ func (db *DB) queueWrite(ctx context.Context, queueID string, c troupe.QueueCall
 		if err := q.finish(); err != nil {
 			return err
 		}
-		modified = q.modified
-		if modified {
-			return db.notifyTx(ctx, tx, queueID)
+		if modified = q.modified; modified {
+			return s.d.Notify(ctx, tx, queueID)
 		}
 		return nil
 	})
-	if err == nil && modified {
-		db.publish(queueID)
+	if modified {
+		return s.commit(err, queueID)
 	}
 	return err
 }
 
-// queueRead runs fn on the queue in a read-only transaction, or in a write
+// queueRead runs fn on the queue in a read transaction, or in a write
 // transaction when the call brings a client the queue has not recorded.
 // fn must not write.
-func (db *DB) queueRead(ctx context.Context, queueID string, c troupe.QueueCaller, fn func(q *queueTx) error) error {
+func (s *Store) queueRead(ctx context.Context, queueID string, c troupe.QueueCaller, fn func(q *queueTx) error) error {
 	needWrite := false
-	err := db.read(ctx, func(tx pgx.Tx) error {
-		q, err := loadQueue(ctx, tx, queueID, db.callTime(c), false)
+	err := s.read(ctx, func(cn conn) error {
+		q, err := s.loadQueue(ctx, cn, queueID, s.callTime(c), false)
 		if err != nil {
 			return err
 		}
@@ -189,36 +187,36 @@ func (db *DB) queueRead(ctx context.Context, queueID string, c troupe.QueueCalle
 	if err != nil || !needWrite {
 		return err
 	}
-	return db.queueWrite(ctx, queueID, c, fn)
+	return s.queueWrite(ctx, queueID, c, fn)
 }
 
 // storedRequest is what a lookup by id finds of a request.
 type storedRequest struct {
 	uniqueKey   string
 	handled     bool
-	lockExpires *time.Time
-	lockClient  *string
+	lockExpires NullTime
+	lockClient  sql.NullString
 }
 
 // lockedAt reports whether the request holds an unexpired lock at now.
 func (s *storedRequest) lockedAt(now time.Time) bool {
-	return s.lockExpires != nil && s.lockExpires.After(now)
+	return s.lockExpires.Valid && s.lockExpires.T.After(now)
 }
 
 // ownsLock reports whether clientKey holds the request's unexpired lock.
 func (s *storedRequest) ownsLock(clientKey string, now time.Time) bool {
-	return clientKey != "" && s.lockedAt(now) && s.lockClient != nil && *s.lockClient == clientKey
+	return clientKey != "" && s.lockedAt(now) && s.lockClient.Valid && s.lockClient.String == clientKey
 }
 
 // find looks a request up by id; nil when there is none.
 func (q *queueTx) find(id string) (*storedRequest, error) {
-	if !validText(id) {
+	if !q.s.validText(id) {
 		return nil, nil // no request has such an id; asking would abort the transaction
 	}
 	var s storedRequest
 	err := q.tx.QueryRow(q.ctx, `SELECT unique_key, handled_at IS NOT NULL, lock_expires_at, lock_client
-		FROM requests WHERE queue_id = $1 AND id = $2`, q.id, id).Scan(&s.uniqueKey, &s.handled, &s.lockExpires, &s.lockClient)
-	if errors.Is(err, pgx.ErrNoRows) {
+		FROM requests WHERE queue_id = ? AND id = ?`, q.id, id).Scan(&s.uniqueKey, &s.handled, &s.lockExpires, &s.lockClient)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
@@ -234,8 +232,8 @@ func (q *queueTx) insert(r *troupe.Request, order int64) error {
 		return err
 	}
 	if _, err := q.tx.Exec(q.ctx, `INSERT INTO requests (queue_id, id, unique_key, order_no, url, method,
-		retry_count, handled_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		q.id, r.ID, r.UniqueKey, order, r.URL, r.Method, r.RetryCount, r.HandledAt, data); err != nil {
+		retry_count, handled_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		q.id, r.ID, r.UniqueKey, order, r.URL, r.Method, r.RetryCount, q.s.tp(r.HandledAt), data); err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
 	q.modified = true
@@ -306,13 +304,13 @@ func (q *queueTx) add(rs []*troupe.Request, forefront bool) ([]troupe.RequestRes
 }
 
 // AddRequest implements troupe.QueueStore.
-func (db *DB) AddRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
+func (s *Store) AddRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
 	p, err := codec.PrepareRequest(r)
 	if err != nil {
 		return nil, err
 	}
 	var res troupe.RequestResult
-	err = db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+	err = s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
 		out, err := q.add([]*troupe.Request{p}, forefront)
 		if err != nil {
 			return err
@@ -327,7 +325,7 @@ func (db *DB) AddRequest(ctx context.Context, queueID string, r *troupe.Request,
 }
 
 // BatchAddRequests implements troupe.QueueStore.
-func (db *DB) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.BatchAddResult, error) {
+func (s *Store) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.BatchAddResult, error) {
 	if len(rs) > troupe.MaxBatchRequests {
 		return nil, troupe.Errorf(troupe.ErrInvalidValue, "A batch may hold at most %d requests; it has %d.", troupe.MaxBatchRequests, len(rs))
 	}
@@ -345,7 +343,7 @@ func (db *DB) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe
 		}
 		ok = append(ok, p)
 	}
-	err := db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+	err := s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
 		out, err := q.add(ok, forefront)
 		if err != nil {
 			return err
@@ -362,7 +360,7 @@ func (db *DB) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe
 // scanRequest decodes a request's data and lock expiry.
 func scanRequest(row scanner) (*troupe.Request, error) {
 	var data []byte
-	var lock *time.Time
+	var lock NullTime
 	if err := row.Scan(&data, &lock); err != nil {
 		return nil, err
 	}
@@ -370,40 +368,40 @@ func scanRequest(row scanner) (*troupe.Request, error) {
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, fmt.Errorf("decode request: %w", err)
 	}
-	r.LockExpiresAt = utcPtr(lock)
+	r.LockExpiresAt = lock.Ptr()
 	return r, nil
 }
 
 // GetRequest implements troupe.QueueStore.
-func (db *DB) GetRequest(ctx context.Context, queueID, requestID string) (*troupe.Request, error) {
-	r, err := scanRequest(db.pool.QueryRow(ctx,
-		`SELECT data, lock_expires_at FROM requests WHERE queue_id = $1 AND id = $2`, queueID, requestID))
+func (s *Store) GetRequest(ctx context.Context, queueID, requestID string) (*troupe.Request, error) {
+	r, err := scanRequest(s.reader().QueryRow(ctx,
+		`SELECT data, lock_expires_at FROM requests WHERE queue_id = ? AND id = ?`, queueID, requestID))
 	if err != nil {
-		return nil, notFound(err, "Request")
+		return nil, s.notFound(err, "Request")
 	}
 	return r, nil
 }
 
 // UpdateRequest implements troupe.QueueStore.
-func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
+func (s *Store) UpdateRequest(ctx context.Context, queueID string, r *troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.RequestResult, error) {
 	p, err := codec.PrepareRequest(r)
 	if err != nil {
 		return nil, err
 	}
 	res := &troupe.RequestResult{RequestID: p.ID, UniqueKey: p.UniqueKey}
-	err = db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
-		s, err := q.find(p.ID)
+	err = s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+		old, err := q.find(p.ID)
 		if err != nil {
 			return err
 		}
-		if s == nil {
+		if old == nil {
 			_, err := q.add([]*troupe.Request{p}, forefront)
 			return err
 		}
-		if s.uniqueKey != p.UniqueKey {
+		if old.uniqueKey != p.UniqueKey {
 			return errCollision(p)
 		}
-		res.WasAlreadyPresent, res.WasAlreadyHandled = true, s.handled
+		res.WasAlreadyPresent, res.WasAlreadyHandled = true, old.handled
 		data, err := codec.EncodeRequest(p)
 		if err != nil {
 			return err
@@ -411,12 +409,12 @@ func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Reque
 		handled := p.HandledAt != nil
 		switch {
 		case handled:
-			_, err = q.tx.Exec(q.ctx, `UPDATE requests SET url = $1, method = $2, retry_count = $3, handled_at = $4,
-				lock_expires_at = NULL, lock_client = NULL, data = $5 WHERE queue_id = $6 AND id = $7`,
-				p.URL, p.Method, p.RetryCount, p.HandledAt, data, q.id, p.ID)
+			_, err = q.tx.Exec(q.ctx, `UPDATE requests SET url = ?, method = ?, retry_count = ?, handled_at = ?,
+				lock_expires_at = NULL, lock_client = NULL, data = ? WHERE queue_id = ? AND id = ?`,
+				p.URL, p.Method, p.RetryCount, q.s.tp(p.HandledAt), data, q.id, p.ID)
 		default:
-			_, err = q.tx.Exec(q.ctx, `UPDATE requests SET url = $1, method = $2, retry_count = $3, handled_at = NULL,
-				order_no = $4, data = $5 WHERE queue_id = $6 AND id = $7`,
+			_, err = q.tx.Exec(q.ctx, `UPDATE requests SET url = ?, method = ?, retry_count = ?, handled_at = NULL,
+				order_no = ?, data = ? WHERE queue_id = ? AND id = ?`,
 				p.URL, p.Method, p.RetryCount, q.nextOrder(forefront), data, q.id, p.ID)
 		}
 		if err != nil {
@@ -424,9 +422,9 @@ func (db *DB) UpdateRequest(ctx context.Context, queueID string, r *troupe.Reque
 		}
 		q.modified = true
 		switch {
-		case handled && !s.handled:
+		case handled && !old.handled:
 			q.dHandled++
-		case !handled && s.handled:
+		case !handled && old.handled:
 			q.dHandled--
 		}
 		return nil
@@ -442,7 +440,7 @@ func (q *queueTx) remove(id string) (s *storedRequest, err error) {
 	if s, err = q.find(id); err != nil || s == nil {
 		return s, err
 	}
-	if _, err := q.tx.Exec(q.ctx, `DELETE FROM requests WHERE queue_id = $1 AND id = $2`, q.id, id); err != nil {
+	if _, err := q.tx.Exec(q.ctx, `DELETE FROM requests WHERE queue_id = ? AND id = ?`, q.id, id); err != nil {
 		return nil, fmt.Errorf("delete request: %w", err)
 	}
 	q.modified = true
@@ -454,13 +452,13 @@ func (q *queueTx) remove(id string) (s *storedRequest, err error) {
 }
 
 // DeleteRequest implements troupe.QueueStore.
-func (db *DB) DeleteRequest(ctx context.Context, queueID, requestID string, c troupe.QueueCaller) error {
-	return db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
-		s, err := q.remove(requestID)
+func (s *Store) DeleteRequest(ctx context.Context, queueID, requestID string, c troupe.QueueCaller) error {
+	return s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+		old, err := q.remove(requestID)
 		if err != nil {
 			return err
 		}
-		if s == nil {
+		if old == nil {
 			return troupe.Errorf(troupe.ErrRecordNotFound, "Request %s was not found.", requestID)
 		}
 		return nil
@@ -468,12 +466,12 @@ func (db *DB) DeleteRequest(ctx context.Context, queueID, requestID string, c tr
 }
 
 // BatchDeleteRequests implements troupe.QueueStore.
-func (db *DB) BatchDeleteRequests(ctx context.Context, queueID string, refs []troupe.RequestRef, c troupe.QueueCaller) (*troupe.BatchDeleteResult, error) {
+func (s *Store) BatchDeleteRequests(ctx context.Context, queueID string, refs []troupe.RequestRef, c troupe.QueueCaller) (*troupe.BatchDeleteResult, error) {
 	if len(refs) > troupe.MaxBatchRequests {
 		return nil, troupe.Errorf(troupe.ErrInvalidValue, "A batch may hold at most %d requests; it has %d.", troupe.MaxBatchRequests, len(refs))
 	}
 	res := &troupe.BatchDeleteResult{ProcessedRequests: []troupe.RequestRef{}, UnprocessedRequests: []troupe.RequestRef{}}
-	err := db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+	err := s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
 		for _, ref := range refs {
 			id := ref.ID
 			if id == "" && ref.UniqueKey != "" {
@@ -483,13 +481,13 @@ func (db *DB) BatchDeleteRequests(ctx context.Context, queueID string, refs []tr
 				res.UnprocessedRequests = append(res.UnprocessedRequests, ref)
 				continue
 			}
-			s, err := q.remove(id)
+			old, err := q.remove(id)
 			if err != nil {
 				return err
 			}
 			done := troupe.RequestRef{ID: id, UniqueKey: ref.UniqueKey}
-			if s != nil {
-				done.UniqueKey = s.uniqueKey
+			if old != nil {
+				done.UniqueKey = old.uniqueKey
 			}
 			res.ProcessedRequests = append(res.ProcessedRequests, done)
 		}
@@ -502,26 +500,26 @@ func (db *DB) BatchDeleteRequests(ctx context.Context, queueID string, refs []tr
 }
 
 // ListRequests implements troupe.QueueStore.
-func (db *DB) ListRequests(ctx context.Context, queueID string, o troupe.RequestListOptions) (*troupe.RequestPage, error) {
+func (s *Store) ListRequests(ctx context.Context, queueID string, o troupe.RequestListOptions) (*troupe.RequestPage, error) {
 	limit := o.Limit
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
 	limit = min(limit, troupe.MaxListRequestsLimit)
 	var page *troupe.RequestPage
-	err := db.queueRead(ctx, queueID, o.QueueCaller, func(q *queueTx) error {
-		query := `SELECT data, lock_expires_at FROM requests WHERE queue_id = $1 AND id > $2`
+	err := s.queueRead(ctx, queueID, o.QueueCaller, func(q *queueTx) error {
+		query := `SELECT data, lock_expires_at FROM requests WHERE queue_id = ? AND id > ?`
 		args := []any{q.id, o.After}
-		if !validText(o.After) {
+		if !s.validText(o.After) {
 			// No id holds such bytes, but they still have a place in
 			// the byte order the ids are listed in.
-			query = `SELECT data, lock_expires_at FROM requests WHERE queue_id = $1 AND convert_to(id, 'UTF8') > $2`
+			query = `SELECT data, lock_expires_at FROM requests WHERE queue_id = ? AND ` + s.dl.ByteOrder("id") + ` > ?`
 			args[1] = []byte(o.After)
 		}
 		var filters []string
 		if o.Locked {
-			args = append(args, q.now)
-			filters = append(filters, `(handled_at IS NULL AND lock_expires_at > $`+strconv.Itoa(len(args))+`)`)
+			filters = append(filters, `(handled_at IS NULL AND lock_expires_at > ?)`)
+			args = append(args, s.t(q.now))
 		}
 		if o.Pending {
 			filters = append(filters, `handled_at IS NULL`)
@@ -529,8 +527,8 @@ func (db *DB) ListRequests(ctx context.Context, queueID string, o troupe.Request
 		if len(filters) > 0 {
 			query += ` AND (` + strings.Join(filters, ` OR `) + `)`
 		}
+		query += ` ORDER BY id LIMIT ?`
 		args = append(args, limit+1)
-		query += ` ORDER BY id LIMIT $` + strconv.Itoa(len(args))
 		rows, err := q.tx.Query(q.ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("list requests: %w", err)
@@ -561,12 +559,12 @@ func (db *DB) ListRequests(ctx context.Context, queueID string, o troupe.Request
 // transaction holds.
 func (q *queueTx) head(limit int, lock bool) ([]troupe.HeadItem, error) {
 	query := `SELECT id, unique_key, url, method, retry_count FROM requests
-		WHERE queue_id = $1 AND handled_at IS NULL AND (lock_expires_at IS NULL OR lock_expires_at <= $2)
-		ORDER BY order_no LIMIT $3`
+		WHERE queue_id = ? AND handled_at IS NULL AND (lock_expires_at IS NULL OR lock_expires_at <= ?)
+		ORDER BY order_no LIMIT ?`
 	if lock {
-		query += ` FOR UPDATE SKIP LOCKED`
+		query += q.s.skipLocked()
 	}
-	rows, err := q.tx.Query(q.ctx, query, q.id, q.now, limit)
+	rows, err := q.tx.Query(q.ctx, query, q.id, q.s.t(q.now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read queue head: %w", err)
 	}
@@ -583,13 +581,13 @@ func (q *queueTx) head(limit int, lock bool) ([]troupe.HeadItem, error) {
 }
 
 // Head implements troupe.QueueStore.
-func (db *DB) Head(ctx context.Context, queueID string, limit int, c troupe.QueueCaller) (*troupe.QueueHead, error) {
+func (s *Store) Head(ctx context.Context, queueID string, limit int, c troupe.QueueCaller) (*troupe.QueueHead, error) {
 	if limit <= 0 {
 		limit = defaultHeadLimit
 	}
 	limit = min(limit, troupe.MaxHeadLimit)
 	var h *troupe.QueueHead
-	err := db.queueRead(ctx, queueID, c, func(q *queueTx) error {
+	err := s.queueRead(ctx, queueID, c, func(q *queueTx) error {
 		items, err := q.head(limit, false)
 		if err != nil {
 			return err
@@ -619,7 +617,7 @@ func lockOwner(clientKey string) string {
 }
 
 // LockHead implements troupe.QueueStore.
-func (db *DB) LockHead(ctx context.Context, queueID string, o troupe.LockOptions) (*troupe.QueueHead, error) {
+func (s *Store) LockHead(ctx context.Context, queueID string, o troupe.LockOptions) (*troupe.QueueHead, error) {
 	lock, err := lockDuration(o.Lock)
 	if err != nil {
 		return nil, err
@@ -630,20 +628,21 @@ func (db *DB) LockHead(ctx context.Context, queueID string, o troupe.LockOptions
 	}
 	owner := lockOwner(o.ClientKey)
 	var h *troupe.QueueHead
-	err = db.queueWrite(ctx, queueID, o.QueueCaller, func(q *queueTx) error {
+	err = s.queueWrite(ctx, queueID, o.QueueCaller, func(q *queueTx) error {
 		items, err := q.head(limit, true)
 		if err != nil {
 			return err
 		}
 		at := q.now.Add(lock)
 		if len(items) > 0 {
-			ids := make([]string, len(items))
+			args := make([]any, 0, len(items)+3)
+			args = append(args, s.t(at), owner, q.id)
 			for i := range items {
 				items[i].LockExpiresAt = &at
-				ids[i] = items[i].ID
+				args = append(args, items[i].ID)
 			}
-			if _, err := q.tx.Exec(q.ctx, `UPDATE requests SET lock_expires_at = $1, lock_client = $2
-				WHERE queue_id = $3 AND id = ANY($4)`, at, owner, q.id, ids); err != nil {
+			if _, err := q.tx.Exec(q.ctx, `UPDATE requests SET lock_expires_at = ?, lock_client = ?
+				WHERE queue_id = ? AND id IN (`+marks(len(items))+`)`, args...); err != nil {
 				return fmt.Errorf("lock requests: %w", err)
 			}
 			q.modified = true
@@ -652,8 +651,8 @@ func (db *DB) LockHead(ctx context.Context, queueID string, o troupe.LockOptions
 		if q.modified {
 			h.QueueModifiedAt = q.now
 		}
-		if h.QueueHasLockedRequests, err = rowExists(q.ctx, q.tx,
-			`SELECT 1 FROM requests WHERE queue_id = $1 AND lock_expires_at > $2 LIMIT 1`, q.id, q.now); err != nil {
+		if h.QueueHasLockedRequests, err = q.tx.exists(q.ctx,
+			`SELECT 1 FROM requests WHERE queue_id = ? AND lock_expires_at > ? LIMIT 1`, q.id, s.t(q.now)); err != nil {
 			return fmt.Errorf("find locks: %w", err)
 		}
 		return nil
@@ -669,35 +668,35 @@ func errLockedByOther(id string) error {
 }
 
 // ProlongRequestLock implements troupe.QueueStore.
-func (db *DB) ProlongRequestLock(ctx context.Context, queueID, requestID string, o troupe.LockOptions) (time.Time, error) {
+func (s *Store) ProlongRequestLock(ctx context.Context, queueID, requestID string, o troupe.LockOptions) (time.Time, error) {
 	lock, err := lockDuration(o.Lock)
 	if err != nil {
 		return time.Time{}, err
 	}
 	var at time.Time
-	err = db.queueWrite(ctx, queueID, o.QueueCaller, func(q *queueTx) error {
-		s, err := q.find(requestID)
+	err = s.queueWrite(ctx, queueID, o.QueueCaller, func(q *queueTx) error {
+		r, err := q.find(requestID)
 		if err != nil {
 			return err
 		}
 		switch {
-		case s == nil:
+		case r == nil:
 			return troupe.Errorf(troupe.ErrRecordNotFound, "Request %s was not found.", requestID)
-		case s.handled:
+		case r.handled:
 			return troupe.Errorf(troupe.ErrConflict, "Request %s was already handled; it cannot be locked.", requestID)
-		case s.lockedAt(q.now) && !s.ownsLock(o.ClientKey, q.now):
+		case r.lockedAt(q.now) && !r.ownsLock(o.ClientKey, q.now):
 			return errLockedByOther(requestID)
 		}
 		owner := o.ClientKey
-		if !s.ownsLock(owner, q.now) {
+		if !r.ownsLock(owner, q.now) {
 			owner = lockOwner(owner)
 		}
 		expires := q.now.Add(lock)
-		query := `UPDATE requests SET lock_expires_at = $1, lock_client = $2 WHERE queue_id = $3 AND id = $4`
-		args := []any{expires, owner, q.id, requestID}
+		query := `UPDATE requests SET lock_expires_at = ?, lock_client = ? WHERE queue_id = ? AND id = ?`
+		args := []any{s.t(expires), owner, q.id, requestID}
 		if o.Forefront {
-			query = `UPDATE requests SET lock_expires_at = $1, lock_client = $2, order_no = $5 WHERE queue_id = $3 AND id = $4`
-			args = append(args, q.nextOrder(true))
+			query = `UPDATE requests SET lock_expires_at = ?, lock_client = ?, order_no = ? WHERE queue_id = ? AND id = ?`
+			args = []any{s.t(expires), owner, q.nextOrder(true), q.id, requestID}
 		}
 		if _, err := q.tx.Exec(q.ctx, query, args...); err != nil {
 			return fmt.Errorf("prolong lock: %w", err)
@@ -710,25 +709,25 @@ func (db *DB) ProlongRequestLock(ctx context.Context, queueID, requestID string,
 }
 
 // DeleteRequestLock implements troupe.QueueStore.
-func (db *DB) DeleteRequestLock(ctx context.Context, queueID, requestID string, forefront bool, c troupe.QueueCaller) error {
-	return db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
-		s, err := q.find(requestID)
+func (s *Store) DeleteRequestLock(ctx context.Context, queueID, requestID string, forefront bool, c troupe.QueueCaller) error {
+	return s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+		r, err := q.find(requestID)
 		if err != nil {
 			return err
 		}
 		switch {
-		case s == nil:
+		case r == nil:
 			return troupe.Errorf(troupe.ErrRecordNotFound, "Request %s was not found.", requestID)
-		case !s.lockedAt(q.now):
+		case !r.lockedAt(q.now):
 			return nil
-		case !s.ownsLock(c.ClientKey, q.now):
+		case !r.ownsLock(c.ClientKey, q.now):
 			return errLockedByOther(requestID)
 		}
-		query := `UPDATE requests SET lock_expires_at = NULL, lock_client = NULL WHERE queue_id = $1 AND id = $2`
+		query := `UPDATE requests SET lock_expires_at = NULL, lock_client = NULL WHERE queue_id = ? AND id = ?`
 		args := []any{q.id, requestID}
 		if forefront {
-			query = `UPDATE requests SET lock_expires_at = NULL, lock_client = NULL, order_no = $3 WHERE queue_id = $1 AND id = $2`
-			args = append(args, q.nextOrder(true))
+			query = `UPDATE requests SET lock_expires_at = NULL, lock_client = NULL, order_no = ? WHERE queue_id = ? AND id = ?`
+			args = []any{q.nextOrder(true), q.id, requestID}
 		}
 		if _, err := q.tx.Exec(q.ctx, query, args...); err != nil {
 			return fmt.Errorf("delete lock: %w", err)
@@ -739,18 +738,18 @@ func (db *DB) DeleteRequestLock(ctx context.Context, queueID, requestID string, 
 }
 
 // UnlockRequests implements troupe.QueueStore.
-func (db *DB) UnlockRequests(ctx context.Context, queueID string, c troupe.QueueCaller) (int, error) {
+func (s *Store) UnlockRequests(ctx context.Context, queueID string, c troupe.QueueCaller) (int, error) {
 	var n int64
-	err := db.queueWrite(ctx, queueID, c, func(q *queueTx) error {
+	err := s.queueWrite(ctx, queueID, c, func(q *queueTx) error {
 		if c.ClientKey == "" {
 			return nil
 		}
-		tag, err := q.tx.Exec(q.ctx, `UPDATE requests SET lock_expires_at = NULL, lock_client = NULL
-			WHERE queue_id = $1 AND lock_expires_at > $2 AND lock_client = $3`, q.id, q.now, c.ClientKey)
+		res, err := q.tx.Exec(q.ctx, `UPDATE requests SET lock_expires_at = NULL, lock_client = NULL
+			WHERE queue_id = ? AND lock_expires_at > ? AND lock_client = ?`, q.id, s.t(q.now), c.ClientKey)
 		if err != nil {
 			return fmt.Errorf("unlock requests: %w", err)
 		}
-		n = tag.RowsAffected()
+		n, _ = res.RowsAffected()
 		q.modified = n > 0
 		return nil
 	})
