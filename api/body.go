@@ -7,10 +7,13 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/andybalholm/brotli"
@@ -146,6 +149,12 @@ func decoder(coding string, rd io.Reader) (io.Reader, error) {
 
 // errCorrupt is the error for a body that could not be read or decoded.
 func errCorrupt(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return troupe.Errorf(troupe.ErrInvalidRequest, "The request body did not arrive within the time limit.")
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return troupe.Errorf(troupe.ErrInvalidRequest, "The request body could not be read.")
+	}
 	return troupe.Errorf(troupe.ErrInvalidRequest, "The request body could not be read: %v.", err)
 }
 

@@ -168,7 +168,11 @@ func setup(t *testing.T, autoStart bool, opts ...func(*api.Config)) *bundle {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv := httptest.NewServer(api.New(cfg))
+	// The server runs with the connection limits troupe serve uses.
+	h := api.New(cfg)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = h.HTTPServer()
+	srv.Start()
 	b := &bundle{t: t, srv: srv, store: db, watched: store.watched, ctrl: ctrl, builder: builder,
 		client: &http.Client{Transport: &http.Transport{DisableCompression: true}}}
 	t.Cleanup(func() {

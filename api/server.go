@@ -64,6 +64,15 @@ type Config struct {
 	// 3600) apply to runs whose actor and request set none.
 	DefaultMemoryMbytes int
 	DefaultTimeoutSecs  int
+	// Connection limits of HTTPServer. ReadHeaderTimeout bounds reading a
+	// request's headers (default 10 s); ReadTimeout its headers and body
+	// (default 300 s: 9 MB at 30 KB/s); IdleTimeout closes a keep-alive
+	// connection that waits that long for its next request (default 120
+	// s); WriteStallTimeout cuts off a client that reads nothing of a
+	// response for that long (default 60 s); MaxHeaderBytes bounds the
+	// request headers (default 64 KiB).
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout, WriteStallTimeout time.Duration
+	MaxHeaderBytes                                                 int
 }
 
 // Server is the /v2 HTTP handler. Create it with New.
@@ -102,15 +111,34 @@ func New(cfg Config) *Server {
 	if cfg.DefaultTimeoutSecs <= 0 {
 		cfg.DefaultTimeoutSecs = 3600
 	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.WriteStallTimeout <= 0 {
+		cfg.WriteStallTimeout = DefaultWriteStallTimeout
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
 
-// ServeHTTP applies the ?method= override and dispatches the request. Paths
+// ServeHTTP applies the ?method= override and dispatches the request, with
+// a write deadline that moves with the response (see stallWriter). Paths
 // no route knows answer 404 page-not-found, known paths asked with another
 // method 405 method-not-allowed, both as JSON errors.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := newStallWriter(w, s.cfg.WriteStallTimeout)
+	defer sw.finish()
+	w = sw
 	if m := r.URL.Query().Get("method"); m != "" {
 		switch m {
 		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
