@@ -121,7 +121,8 @@ func New(cfg Config) *Controller {
 // status message saying why. From then on it sends heartbeats and takes over
 // the runs of instances that stopped sending theirs.
 func (c *Controller) Start(ctx context.Context) error {
-	if err := c.cfg.Store.Heartbeat(ctx, c.cfg.Instance, c.now()); err != nil {
+	now := c.now()
+	if err := c.cfg.Store.Heartbeat(ctx, c.cfg.Instance, now); err != nil {
 		return err
 	}
 	runs, err := c.cfg.Store.ActiveRuns(ctx)
@@ -137,7 +138,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		}
 		c.Wake(r.ID)
 	}
-	c.scan(ctx)
+	c.scan(ctx, now)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -158,7 +159,8 @@ func (c *Controller) maintain() {
 			return
 		case <-t.Chan():
 		}
-		if err := c.cfg.Store.Heartbeat(c.ctx, c.cfg.Instance, c.now()); err != nil {
+		now := c.now()
+		if err := c.cfg.Store.Heartbeat(c.ctx, c.cfg.Instance, now); err != nil {
 			c.log.Error("heartbeat", "err", err)
 			if c.cfg.Clock.Since(lastBeat) > c.cfg.LeaseTTL {
 				// Others may take over our runs now: never run them twice.
@@ -167,15 +169,16 @@ func (c *Controller) maintain() {
 			}
 			continue
 		}
-		lastBeat = c.now()
-		c.scan(c.ctx)
+		lastBeat = now
+		c.scan(c.ctx, now)
 	}
 }
 
 // scan looks at every live run and wakes those this instance should run:
 // its own, those nobody claimed in time, and those of dead instances (which
-// it takes over first).
-func (c *Controller) scan(ctx context.Context) {
+// it takes over first). now is the time of this instance's heartbeat; an
+// instance is dead when its own is older by more than the lease.
+func (c *Controller) scan(ctx context.Context, now time.Time) {
 	insts, err := c.cfg.Store.Instances(ctx)
 	if err != nil {
 		c.log.Error("list instances", "err", err)
@@ -186,7 +189,6 @@ func (c *Controller) scan(ctx context.Context) {
 		c.log.Error("list live runs", "err", err)
 		return
 	}
-	now := c.now()
 	unowned := map[string]int{}
 	defer func() { c.unowned = unowned }()
 	for _, r := range runs {

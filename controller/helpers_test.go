@@ -95,31 +95,30 @@ func (b *bundle) newController(instance string, st troupe.Store, ex troupe.Execu
 	})
 }
 
-// createRun stores a READY run of the bundle's build, as the API does, and
-// wakes c.
-func (b *bundle) createRun(c *controller.Controller, opts ...func(*troupe.Run)) *troupe.Run {
+// createRun stores a READY run of the bundle's build made by troupe.NewRun,
+// as the API does, and wakes c. Options not set have no timeout and 1024 MB.
+func (b *bundle) createRun(c *controller.Controller, opts ...func(*troupe.StartOptions)) *troupe.Run {
 	b.t.Helper()
-	now := b.clock.Now()
-	r := &troupe.Run{
-		ID: troupe.NewID(), ActID: b.actor.ID, UserID: "user1", StartedAt: now,
-		Status: troupe.StatusReady, Meta: troupe.RunMeta{Origin: troupe.OriginAPI},
-		Options: troupe.RunOptions{Build: "latest", TimeoutSecs: 0, MemoryMbytes: 1024, DiskMbytes: 2048},
-		BuildID: b.build.ID, BuildNumber: b.build.BuildNumber, GeneralAccess: "FOLLOW_USER_SETTING",
-		DefaultDatasetID: troupe.NewID(), DefaultKeyValueStoreID: troupe.NewID(), DefaultRequestQueueID: troupe.NewID(),
-		Control: troupe.RunControl{Generation: 1, InputKey: "INPUT"},
+	var o troupe.StartOptions
+	for _, f := range opts {
+		f(&o)
 	}
-	for _, o := range opts {
-		o(r)
-	}
-	r.SetTimeout(now)
-	must(b.t, b.store.CreateRun(b.t.Context(), r, nil))
+	r, input, err := troupe.NewRun(troupe.NewRunParams{
+		Actor: b.actor, Build: b.build, Options: o,
+		Defaults: troupe.RunDefaults{MemoryMbytes: 1024},
+		UserID:   "user1", Meta: troupe.RunMeta{Origin: troupe.OriginAPI},
+		Input: []byte(`{"hello":"world"}`), ContentType: "application/json",
+		Now: b.clock.Now(),
+	})
+	must(b.t, err)
+	must(b.t, b.store.CreateRun(b.t.Context(), r, input))
 	c.Wake(r.ID)
 	return r
 }
 
 // startRun creates a run and returns it once it is RUNNING, with its
 // process.
-func (b *bundle) startRun(c *controller.Controller, opts ...func(*troupe.Run)) (*troupe.Run, *controllertest.Process) {
+func (b *bundle) startRun(c *controller.Controller, opts ...func(*troupe.StartOptions)) (*troupe.Run, *controllertest.Process) {
 	b.t.Helper()
 	r := b.createRun(c, opts...)
 	p := b.nextProcess()
@@ -241,3 +240,5 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

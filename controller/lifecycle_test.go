@@ -44,6 +44,12 @@ func TestStartAndExit(t *testing.T) {
 
 		p.Print("hello from the actor")
 		p.SetStats(troupe.ProcessStats{MemMaxBytes: 50 << 20, CPUMaxUsage: 80})
+		if st, ok := c.Stats(r.ID); !ok || st.MemMaxBytes != 50<<20 {
+			t.Errorf("Stats = %+v, %v; want the process's sample", st, ok)
+		}
+		if got := c.MemoryLimit(r.ID); got != 1024<<20 {
+			t.Errorf("MemoryLimit = %d, want 1 GiB", got)
+		}
 		b.clock.Advance(1500 * time.Millisecond)
 		p.ExitCode(0)
 		r = b.waitStatus(r.ID, troupe.StatusSucceeded)
@@ -78,7 +84,7 @@ func TestStartAndExit(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		c := b.controller("a")
-		r, p := b.startRun(c, func(r *troupe.Run) { r.Options.MemoryMbytes = 256 })
+		r, p := b.startRun(c, func(o *troupe.StartOptions) { o.MemoryMbytes = ptr(256) })
 		if got := p.Spec.MemoryMbytes; got != 256 {
 			t.Errorf("memory limit = %d MB, want 256", got)
 		}
@@ -106,7 +112,7 @@ func TestRestartOnError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.controller("a")
-	r, p := b.startRun(c, func(r *troupe.Run) { r.Options.RestartOnError = true })
+	r, p := b.startRun(c, func(o *troupe.StartOptions) { o.RestartOnError = ptr(true) })
 	if p.Env("ACTOR_RESTART_ON_ERROR") != "1" {
 		t.Error("ACTOR_RESTART_ON_ERROR not set")
 	}
@@ -223,7 +229,7 @@ func TestTimeout(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		c := b.controller("a")
-		r, p := b.startRun(c, func(r *troupe.Run) { r.Options.TimeoutSecs = 60 })
+		r, p := b.startRun(c, func(o *troupe.StartOptions) { o.TimeoutSecs = ptr(60) })
 		if want := r.StartedAt.Add(time.Minute).Format("2006-01-02T15:04:05.000Z"); p.Env("ACTOR_TIMEOUT_AT") != want {
 			t.Errorf("ACTOR_TIMEOUT_AT = %q, want %q", p.Env("ACTOR_TIMEOUT_AT"), want)
 		}
@@ -246,7 +252,7 @@ func TestTimeout(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		c := b.controller("a")
-		r, p := b.startRun(c, func(r *troupe.Run) { r.Options.TimeoutSecs = 60 })
+		r, p := b.startRun(c, func(o *troupe.StartOptions) { o.TimeoutSecs = ptr(60) })
 		b.clock.Advance(time.Minute)
 		b.waitStatus(r.ID, troupe.StatusTimingOut)
 		b.nextEvent(r.ID)
