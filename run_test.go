@@ -171,15 +171,43 @@ func TestRunResurrect(t *testing.T) {
 
 func TestRunToken(t *testing.T) {
 	t.Parallel()
-	secret := []byte("s3cret")
-	tok := troupe.RunToken(secret, "abc123")
-	if id, ok := troupe.VerifyRunToken(secret, tok); !ok || id != "abc123" {
-		t.Errorf("verify own token: %q %v", id, ok)
+	secret := troupe.RunTokenSecret("admin token")
+	run := newRun(troupe.StatusRunning)
+	run.ID = "abc123"
+	tok := troupe.RunToken(secret, run)
+	if id, ok := troupe.RunTokenID(tok); !ok || id != "abc123" {
+		t.Errorf("RunTokenID(own token) = %q %v", id, ok)
 	}
-	for _, bad := range []string{tok + "x", "run_other_" + tok[len("run_abc123_"):], "abc", troupe.RunToken([]byte("other"), "abc123")} {
-		if _, ok := troupe.VerifyRunToken(secret, bad); ok {
+	if !troupe.ValidRunToken(secret, run, tok) {
+		t.Error("own token of a running run refused")
+	}
+	other := *run
+	other.ID = "other"
+	for _, bad := range []string{tok + "x", "run_other_" + tok[len("run_abc123_"):], "abc", "",
+		troupe.RunToken([]byte("other"), run), troupe.RunToken(troupe.RunTokenSecret("another admin token"), run),
+		troupe.RunToken(secret, &other)} {
+		if troupe.ValidRunToken(secret, run, bad) {
 			t.Errorf("token %q accepted", bad)
 		}
+	}
+	if troupe.ValidRunToken(nil, run, troupe.RunToken(nil, run)) {
+		t.Error("token accepted without a secret")
+	}
+	for _, st := range troupe.Statuses {
+		r := *run
+		r.Status = st
+		if got := troupe.ValidRunToken(secret, &r, tok); got == st.Terminal() {
+			t.Errorf("token of a %s run: valid = %v", st, got)
+		}
+	}
+	// A resurrected run gets a new token; the old one stays dead.
+	resurrected := *run
+	resurrected.Stats.ResurrectCount++
+	if troupe.ValidRunToken(secret, &resurrected, tok) {
+		t.Error("token from before a resurrection accepted")
+	}
+	if !troupe.ValidRunToken(secret, &resurrected, troupe.RunToken(secret, &resurrected)) {
+		t.Error("new token after a resurrection refused")
 	}
 }
 

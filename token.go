@@ -4,38 +4,59 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"strconv"
 	"strings"
 )
 
 const runTokenPrefix = "run_"
 
-// RunToken returns the API token a run's process gets (APIFY_TOKEN): it
-// names the run and carries an HMAC of its id under the server's secret, so
-// any replica can check it without a lookup.
-func RunToken(secret []byte, runID string) string {
-	return runTokenPrefix + runID + "_" + runTokenMAC(secret, runID)
+// RunTokenSecret derives the key that signs run tokens from the admin token.
+// Every replica that shares the admin token derives the same key, a server
+// started with another admin token invalidates every run token issued
+// before, and nothing secret is stored where a run could read it.
+func RunTokenSecret(adminToken string) []byte {
+	m := hmac.New(sha256.New, []byte(adminToken))
+	m.Write([]byte("troupe run tokens"))
+	return m.Sum(nil)
 }
 
-// VerifyRunToken returns the run id a token made by RunToken names, and
-// whether the token is genuine.
-func VerifyRunToken(secret []byte, token string) (runID string, ok bool) {
+// RunToken returns the API token a run's process gets (APIFY_TOKEN): the
+// run's id and an HMAC, under secret, of the id and the run's resurrection
+// count, so that a resurrected run gets a new token and the old one stays
+// dead (see ValidRunToken).
+func RunToken(secret []byte, run *Run) string {
+	return runTokenPrefix + run.ID + "_" + runTokenMAC(secret, run.ID, run.Stats.ResurrectCount)
+}
+
+// RunTokenID returns the id of the run a token in RunToken's format names,
+// without checking the token.
+func RunTokenID(token string) (runID string, ok bool) {
 	rest, found := strings.CutPrefix(token, runTokenPrefix)
 	if !found {
 		return "", false
 	}
-	id, mac, found := strings.Cut(rest, "_")
+	id, _, found := strings.Cut(rest, "_")
 	if !found || id == "" {
-		return "", false
-	}
-	want := runTokenMAC(secret, id)
-	if !hmac.Equal([]byte(mac), []byte(want)) {
 		return "", false
 	}
 	return id, true
 }
 
-func runTokenMAC(secret []byte, runID string) string {
+// ValidRunToken reports whether token is the current token of run under
+// secret and the run is still live: a token stops working when its run
+// finishes, when the run is resurrected (the new process gets a new token),
+// and when the secret changes. A deleted run has no token at all.
+func ValidRunToken(secret []byte, run *Run, token string) bool {
+	if len(secret) == 0 || run == nil || run.Status.Terminal() {
+		return false
+	}
+	return hmac.Equal([]byte(token), []byte(RunToken(secret, run)))
+}
+
+func runTokenMAC(secret []byte, runID string, epoch int) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(runID))
+	m.Write([]byte{0})
+	m.Write([]byte(strconv.Itoa(epoch)))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -140,7 +140,7 @@ func TestVersions(t *testing.T) {
 		bd := b.buildActor(a, "")
 		_ = bd
 		run := b.start(a.ID, "", nil, "")
-		h := http.Header{"Authorization": {"Bearer " + troupe.RunToken(runSecret, run.ID)}, "Content-Type": {"application/json"}}
+		h := http.Header{"Authorization": {"Bearer " + troupe.RunToken(runSecret, run)}, "Content-Type": {"application/json"}}
 		body := []byte(`{"versionNumber":"3.0","sourceType":"SOURCE_FOLDER","sourceDir":"/etc"}`)
 		b.raw("POST", base, body, h).fails(t, 400, "invalid-value")
 		b.call("POST", base, body, "Content-Type", "application/json").ok(t, 201, nil)

@@ -51,8 +51,9 @@ func requestToken(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
-// authenticate checks the request's token: the admin token, or the token of
-// a run that still exists. token-not-provided, invalid-token.
+// authenticate checks the request's token: the admin token, or the current
+// token of a run that has not finished (troupe.ValidRunToken).
+// token-not-provided, invalid-token.
 func (s *Server) authenticate(r *http.Request) (caller, error) {
 	tok := requestToken(r)
 	if tok == "" {
@@ -61,13 +62,13 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1 {
 		return caller{admin: true}, nil
 	}
-	if len(s.cfg.RunTokenSecret) > 0 {
-		if runID, ok := troupe.VerifyRunToken(s.cfg.RunTokenSecret, tok); ok {
-			if _, err := s.store.GetRun(r.Context(), runID); err == nil {
-				return caller{runID: runID}, nil
-			} else if !troupe.IsNotFound(err) {
-				return caller{}, err
-			}
+	if runID, ok := troupe.RunTokenID(tok); ok && len(s.cfg.RunTokenSecret) > 0 {
+		run, err := s.store.GetRun(r.Context(), runID)
+		if err != nil && !troupe.IsNotFound(err) {
+			return caller{}, err
+		}
+		if err == nil && troupe.ValidRunToken(s.cfg.RunTokenSecret, run, tok) {
+			return caller{runID: runID}, nil
 		}
 	}
 	return caller{}, troupe.Errorf(troupe.ErrInvalidToken, "Authentication token is not valid.")

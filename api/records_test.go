@@ -105,14 +105,14 @@ func TestEventsRoute(t *testing.T) {
 	other := b.start(a.ID, "", nil, "")
 	path := "/v2/actor-runs/" + run.ID + "/events"
 
-	r := b.raw("GET", path+"?token="+troupe.RunToken(runSecret, run.ID), nil, nil)
+	r := b.raw("GET", path+"?token="+troupe.RunToken(runSecret, run), nil, nil)
 	if r.status != 200 || string(r.body) != "events of "+run.ID {
 		t.Errorf("events = %d %q", r.status, r.body)
 	}
 	if r := b.raw("GET", path+"?token="+adminToken, nil, nil); r.status != 200 {
 		t.Errorf("admin events = %d", r.status)
 	}
-	b.raw("GET", path+"?token="+troupe.RunToken(runSecret, other.ID), nil, nil).fails(t, 401, "invalid-token")
+	b.raw("GET", path+"?token="+troupe.RunToken(runSecret, other), nil, nil).fails(t, 401, "invalid-token")
 	b.raw("GET", path, nil, nil).fails(t, 401, "token-not-provided")
 	b.call("GET", "/v2/actor-runs/nope/events", nil).fails(t, 404, "record-not-found")
 }

@@ -44,8 +44,8 @@ type Config struct {
 	Events     Events
 	// Token is the admin token: it grants full access.
 	Token string
-	// RunTokenSecret checks run tokens (troupe.VerifyRunToken); a run token
-	// grants full access while its run exists.
+	// RunTokenSecret checks run tokens (troupe.ValidRunToken); a run token
+	// works while its run has not finished.
 	RunTokenSecret []byte
 	// UserID and Username name the single account troupe serves.
 	UserID, Username string

@@ -59,7 +59,7 @@ func TestAuth(t *testing.T) {
 	t.Run("Wrong", func(t *testing.T) {
 		b.raw("GET", "/v2/actors", nil, http.Header{"Authorization": {"Bearer nope"}}).fails(t, 401, "invalid-token")
 		b.raw("GET", "/v2/actors?token=nope", nil, nil).fails(t, 401, "invalid-token")
-		forged := troupe.RunToken([]byte("other secret"), run.ID)
+		forged := troupe.RunToken([]byte("other secret"), run)
 		b.raw("GET", "/v2/actors?token="+forged, nil, nil).fails(t, 401, "invalid-token")
 	})
 	t.Run("Admin", func(t *testing.T) {
@@ -67,7 +67,7 @@ func TestAuth(t *testing.T) {
 		b.raw("GET", "/v2/actors?token="+adminToken, nil, nil).ok(t, 200, nil)
 	})
 	t.Run("RunToken", func(t *testing.T) {
-		tok := troupe.RunToken(runSecret, run.ID)
+		tok := troupe.RunToken(runSecret, run)
 		h := http.Header{"Authorization": {"Bearer " + tok}}
 		// A run may steer itself and start other actors.
 		b.raw("GET", "/v2/actor-runs/"+run.ID, nil, h).ok(t, 200, nil)

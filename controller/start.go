@@ -129,11 +129,11 @@ func (r *runner) env(run *troupe.Run, actor *troupe.Actor, build *troupe.Build, 
 	cfg := r.c.cfg
 	base := strings.TrimRight(cfg.PublicURL, "/")
 	wsURL := strings.Replace(base, "http", "ws", 1) + "/v2/actor-runs/" + run.ID + "/events?token=" +
-		url.QueryEscape(troupe.RunToken(cfg.RunTokenSecret, run.ID))
+		url.QueryEscape(troupe.RunToken(cfg.RunTokenSecret, run))
 	vars := [][2]string{
 		{"HOME", dir},
 		{"APIFY_IS_AT_HOME", "1"},
-		{"APIFY_TOKEN", troupe.RunToken(cfg.RunTokenSecret, run.ID)},
+		{"APIFY_TOKEN", troupe.RunToken(cfg.RunTokenSecret, run)},
 		{"APIFY_API_BASE_URL", base},
 		{"APIFY_API_PUBLIC_BASE_URL", base},
 		{"APIFY_USER_ID", run.UserID},

@@ -80,9 +80,10 @@ func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
 func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
 
 // Open opens (creating it if needed) the SQLite database at path, brings its
-// schema up to date and returns the store. path is a file name; ":memory:"
-// gives a private in-memory database (reads then share the one write
-// connection).
+// schema up to date and returns the store. The file and its -wal and -shm
+// files are readable by the server's user only (0600). path is a file name;
+// ":memory:" gives a private in-memory database (reads then share the one
+// write connection).
 func Open(path string, opts ...Option) (*DB, error) {
 	o := options{
 		now:         troupe.Now,
@@ -122,6 +123,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return q.Encode()
 	}
 
+	if path != ":memory:" {
+		if err := restrictFiles(path); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+	}
 	db := &DB{hub: o.hub, now: o.now}
 	db.core = sqlstore.New(sqlDriver{db}, o.now)
 	var err error

@@ -84,8 +84,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
+	if err := privateDir(o.dataDir); err != nil {
+		return fmt.Errorf("data folder: %w", err)
 	}
 	token, err := adminToken(o.dataDir)
 	if err != nil {
@@ -104,10 +104,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	secret, err := db.Setting(ctx, "run_token_secret", randomHex(32))
-	if err != nil {
-		return err
-	}
+	// Run tokens are signed with a key derived from the admin token: nothing
+	// a run could read (the database, the data folder) holds it.
+	secret := troupe.RunTokenSecret(token)
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -135,7 +134,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Executor:       process.New(process.Options{Logger: logger}),
 		Events:         hub,
 		PublicURL:      publicURL,
-		RunTokenSecret: []byte(secret),
+		RunTokenSecret: secret,
 		UserID:         userID,
 		DataDir:        o.dataDir,
 		GracePeriod:    o.gracePeriod,
@@ -150,7 +149,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger})
 	srv := api.New(api.Config{
 		Store: db, Controller: ctrl, Builder: bld, Events: hub,
-		Token: token, RunTokenSecret: []byte(secret),
+		Token: token, RunTokenSecret: secret,
 		UserID: userID, Username: username, Logger: logger,
 	})
 	if err := ctrl.Start(ctx); err != nil {
@@ -190,8 +189,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	return nil
 }
 
-// adminToken returns TROUPE_TOKEN, or the token kept in the data folder,
-// generating and printing it once when there is none.
+// adminToken returns TROUPE_TOKEN, or the token kept in the data folder
+// (0600), generating and printing it once when there is none.
 func adminToken(dataDir string) (string, error) {
 	if t := os.Getenv("TROUPE_TOKEN"); t != "" {
 		return t, nil
@@ -199,6 +198,9 @@ func adminToken(dataDir string) (string, error) {
 	path := filepath.Join(dataDir, "token")
 	data, err := os.ReadFile(path)
 	if err == nil {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", err
+		}
 		return strings.TrimSpace(string(data)), nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -210,6 +212,15 @@ func adminToken(dataDir string) (string, error) {
 	}
 	fmt.Fprintf(os.Stderr, "troupe: generated the admin token (kept in %s; it is not printed again):\n\n    export TROUPE_TOKEN=%s\n\n", path, token)
 	return token, nil
+}
+
+// privateDir creates the data folder, or narrows an existing one, so that
+// only the server's user can enter it (0700).
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 // defaultInstance names a server after its host and data folder, so that it
