@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // RunDefaults are the server's options for runs whose actor sets none.
@@ -159,7 +160,7 @@ func IsJSONContentType(contentType string) bool {
 // input schema's defaults (properties.*.default) merged into a JSON object
 // input, or making up the whole input when there is no body or it is JSON
 // null. It returns nil when there is no input.
-// run-input-body-not-valid-json.
+// run-input-body-not-valid-json (invalid UTF-8 included).
 func RunInput(key string, body []byte, contentType string, schema json.RawMessage) (*Record, error) {
 	defaults := schemaDefaults(schema)
 	if len(body) == 0 {
@@ -175,7 +176,7 @@ func RunInput(key string, body []byte, contentType string, schema json.RawMessag
 	if !IsJSONContentType(contentType) {
 		return rec, nil
 	}
-	if !json.Valid(body) {
+	if !json.Valid(body) || !utf8.Valid(body) {
 		return nil, Errorf(ErrInputNotValidJSON, "The input is not valid JSON although its Content-Type is %s.", contentType)
 	}
 	if len(defaults) == 0 {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/andybalholm/brotli"
 
@@ -158,10 +159,24 @@ func errCorrupt(err error) error {
 	return troupe.Errorf(troupe.ErrInvalidRequest, "The request body could not be read: %v.", err)
 }
 
-// decodeJSON decodes a JSON request body into v; an empty body leaves v as
-// it is. invalid-input for malformed JSON.
-func decodeJSON(r *http.Request, v any) error {
+// readJSONBody reads a request body the server parses as JSON (see
+// readBody). JSON text is UTF-8 (RFC 8259): invalid-input when it is not,
+// as encoding/json would let such bytes through.
+func readJSONBody(r *http.Request) ([]byte, error) {
 	b, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(b) {
+		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The request body is not valid UTF-8, as JSON must be.")
+	}
+	return b, nil
+}
+
+// decodeJSON decodes a JSON request body into v; an empty body leaves v as
+// it is. invalid-input for malformed JSON or invalid UTF-8.
+func decodeJSON(r *http.Request, v any) error {
+	b, err := readJSONBody(r)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func (s *Server) routeItems(m storageMount) {
 
 // pushItems appends the body, one JSON object or an array of objects, to
 // the dataset: 201 {}. The whole batch is refused (400 invalid-input) when
-// an item is not valid JSON or not an object; bodies over MaxBodyBytes
+// an item is not valid JSON (UTF-8 included) or not an object; bodies over MaxBodyBytes
 // (after decompression) get 413.
 func (s *Server) pushItems(ref storageRef) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -27,7 +27,7 @@ func (s *Server) pushItems(ref storageRef) handlerFunc {
 		if err != nil {
 			return err
 		}
-		body, err := readBody(r)
+		body, err := readJSONBody(r)
 		if err != nil {
 			return err
 		}

@@ -117,3 +117,63 @@ func TestBoundedDecoding(t *testing.T) {
 		}
 	})
 }
+
+// TestInvalidUTF8: JSON bodies the server parses must be UTF-8; nothing of
+// a refused body is written. Records stay opaque bytes.
+func TestInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	bad := "\xff\xfe"
+	jsonType := []string{"Content-Type", "application/json"}
+	count := func(path string, field func(*troupe.Storage) *int64) int64 {
+		var st troupe.Storage
+		b.call("GET", path, nil).ok(t, 200, &st)
+		if n := field(&st); n != nil {
+			return *n
+		}
+		return -1
+	}
+
+	var ds troupe.Storage
+	b.call("POST", "/v2/datasets?name=utf8", nil).ok(t, 201, &ds)
+	items := "/v2/datasets/" + ds.ID + "/items"
+	b.call("POST", items, []byte(`[{"ok":1},{"a":"`+bad+`"}]`), jsonType...).fails(t, 400, "invalid-input")
+	b.call("POST", items, []byte(`{"a":"`+bad+`"}`), jsonType...).fails(t, 400, "invalid-input")
+	b.call("POST", items, []byte(`{"`+bad+`":1}`), jsonType...).fails(t, 400, "invalid-input")
+	if n := count("/v2/datasets/"+ds.ID, func(s *troupe.Storage) *int64 { return s.ItemCount }); n != 0 {
+		t.Errorf("itemCount = %d after refused pushes", n)
+	}
+	b.call("POST", items, []byte(`{"a":"zß水🙂"}`), jsonType...).ok(t, 201, nil)
+
+	var q troupe.Storage
+	b.call("POST", "/v2/request-queues?name=utf8", nil).ok(t, 201, &q)
+	b.call("POST", "/v2/request-queues/"+q.ID+"/requests", []byte(`{"url":"https://example.com/`+bad+`"}`), jsonType...).
+		fails(t, 400, "invalid-input")
+	b.call("POST", "/v2/request-queues/"+q.ID+"/requests/batch", []byte(`[{"url":"https://example.com/`+bad+`"}]`), jsonType...).
+		fails(t, 400, "invalid-input")
+	if n := count("/v2/request-queues/"+q.ID, func(s *troupe.Storage) *int64 { return s.TotalRequestCount }); n != 0 {
+		t.Errorf("totalRequestCount = %d after refused adds", n)
+	}
+
+	b.call("POST", "/v2/actors", []byte(`{"name":"utf8","title":"`+bad+`"}`), jsonType...).fails(t, 400, "invalid-input")
+	b.call("GET", "/v2/actors/"+username+"~utf8", nil).fails(t, 404, "record-not-found")
+
+	a := b.actor("utf8-input", "")
+	b.call("POST", "/v2/actors/"+a.ID+"/runs", []byte(`{"x":"`+bad+`"}`), jsonType...).fails(t, 400, "run-input-body-not-valid-json")
+	if _, total, err := b.store.ListRuns(context.Background(), troupe.RunFilter{ActorID: a.ID}); err != nil || total != 0 {
+		t.Errorf("runs after a refused start = %d, %v", total, err)
+	}
+	// Input that is not JSON is not parsed, so not checked.
+	run := b.start(a.ID, "", []byte("x"+bad), "application/octet-stream")
+	if rec := b.record(run.DefaultKeyValueStoreID, "INPUT"); string(rec.Value) != "x"+bad {
+		t.Errorf("binary INPUT = %q", rec.Value)
+	}
+
+	// Records are opaque bytes, whatever their Content-Type.
+	var kv troupe.Storage
+	b.call("POST", "/v2/key-value-stores?name=utf8", nil).ok(t, 201, &kv)
+	b.call("PUT", "/v2/key-value-stores/"+kv.ID+"/records/raw", []byte(`{"a":"`+bad+`"}`), jsonType...).ok(t, 201, nil)
+	if rec := b.record(kv.ID, "raw"); string(rec.Value) != `{"a":"`+bad+`"}` {
+		t.Errorf("record = %q", rec.Value)
+	}
+}
