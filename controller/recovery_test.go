@@ -2,7 +2,9 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,4 +263,105 @@ func TestConflict(t *testing.T) {
 			t.Errorf("%d conflicts, want 1", racy.conflicted())
 		}
 	})
+}
+
+// A run that the instance which accepted it never claimed (it died right
+// after) is started by an instance that sees it unclaimed in two scans in a
+// row.
+func TestUnclaimedRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	gate := &beatGate{Store: b.store, beats: make(chan time.Time), release: make(chan struct{})}
+	c := b.newController("a", gate, b.exec)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Start(t.Context()) }()
+	controllertest.Receive(t, gate.beats, "the first heartbeat")
+	gate.release <- struct{}{}
+	must(t, controllertest.Receive(t, errc, "the start"))
+	t.Cleanup(func() { c.Stop(true) })
+	must(t, b.clock.BlockUntilContext(t.Context(), 1))
+
+	r, input, err := troupe.NewRun(troupe.NewRunParams{Actor: b.actor, Build: b.build, Now: b.clock.Now()})
+	must(t, err)
+	must(t, b.store.CreateRun(t.Context(), r, input)) // and nobody is woken
+
+	b.clock.Advance(heartbeat)
+	controllertest.Receive(t, gate.beats, "a heartbeat")
+	gate.release <- struct{}{} // the first scan sees the run unclaimed
+	b.clock.Advance(heartbeat)
+	controllertest.Receive(t, gate.beats, "a heartbeat")
+	controllertest.NoValue(t, b.exec.Started(), "process started after one scan")
+	gate.release <- struct{}{} // the second scan starts it
+	p := b.nextProcess()
+	r = b.waitStatus(r.ID, troupe.StatusRunning)
+	if r.Control.Owner != "a" || r.Control.PID != p.PID() {
+		t.Errorf("run: owner %q, pid %d; want a, %d", r.Control.Owner, r.Control.PID, p.PID())
+	}
+}
+
+// An instance that cannot reach the store for longer than the lease kills
+// its runs' processes, since another instance may take them over: a run
+// never has two processes. The run itself is left for whoever reaches the
+// store first.
+func TestStoreOutageKillsProcesses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	st := &outage{Store: b.store}
+	c := b.newController("a", st, b.exec)
+	must(t, c.Start(t.Context()))
+	t.Cleanup(func() { c.Stop(true) })
+	r, p := b.startRun(c)
+	must(t, b.clock.BlockUntilContext(t.Context(), 1)) // the heartbeat ticker
+
+	st.down.Store(true)
+	b.clock.Advance(leaseTTL + heartbeat)
+	controllertest.Receive(t, p.Killed(), "the process to be killed")
+	got, err := b.store.GetRun(t.Context(), r.ID)
+	must(t, err)
+	if got.Status != troupe.StatusRunning || got.Control.Owner != "a" {
+		t.Errorf("run after the outage: %s, owner %q; want it left RUNNING", got.Status, got.Control.Owner)
+	}
+}
+
+// outage is a store that fails every call while down is set.
+type outage struct {
+	troupe.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("store unreachable")
+
+func (s *outage) Heartbeat(ctx context.Context, instance string, now time.Time) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Store.Heartbeat(ctx, instance, now)
+}
+
+func (s *outage) Instances(ctx context.Context) (map[string]time.Time, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.Instances(ctx)
+}
+
+func (s *outage) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.ActiveRuns(ctx)
+}
+
+func (s *outage) GetRun(ctx context.Context, id string) (*troupe.Run, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.GetRun(ctx, id)
+}
+
+func (s *outage) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.UpdateRun(ctx, id, fn)
 }

@@ -18,17 +18,9 @@ import (
 
 // startProc starts the process of the run's current generation: a fresh
 // working folder, the environment of an Apify platform run, and the build's
-// start command.
+// start command. Then it records the process in the run (recordProc).
 func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
-	st := r.c.cfg.Store
-	build, err := st.GetBuild(ctx, run.BuildID)
-	if err != nil {
-		return err
-	}
-	if build.Status != troupe.StatusSucceeded || len(build.Command) == 0 {
-		return troupe.Errorf(troupe.ErrBuildFailed, "Build %s (%s) is %s and cannot be run.", build.BuildNumber, build.ID, build.Status)
-	}
-	actor, err := st.GetActor(ctx, run.ActID)
+	actor, build, err := r.runnable(ctx, run)
 	if err != nil {
 		return err
 	}
@@ -41,7 +33,6 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		return serverFailure("pick web server port", err)
 	}
 	gen := run.Control.Generation
-	env := r.env(run, actor, build, dir, port)
 	r.c.cfg.Events.Forget(r.id)
 	if run.Control.StartedGeneration > 0 {
 		r.sink.system(fmt.Sprintf("Starting %s/%s build %s (process %d of this run).", actor.Username, actor.Name, build.BuildNumber, gen))
@@ -51,7 +42,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		Generation:   gen,
 		Command:      build.Command,
 		Dir:          dir,
-		Env:          env,
+		Env:          r.env(run, actor, build, dir, port),
 		MemoryMbytes: run.Options.MemoryMbytes,
 		Output:       r.sink.line,
 	})
@@ -61,10 +52,31 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	r.proc, r.procGen = p, gen
 	r.memBytes = int64(run.Options.MemoryMbytes) << 20
 	r.setShared(p, r.memBytes)
-	containerURL := "http://127.0.0.1:" + strconv.Itoa(port)
-	// One write records the process and, for a new run, claims it and marks
-	// it RUNNING. Should the run have moved on meanwhile (aborted while
-	// READY, claimed by another instance), the process is not wanted.
+	r.recordProc(ctx, p, gen, "http://127.0.0.1:"+strconv.Itoa(port))
+	return nil
+}
+
+// runnable returns the run's actor and build, or why the build cannot run.
+func (r *runner) runnable(ctx context.Context, run *troupe.Run) (*troupe.Actor, *troupe.Build, error) {
+	build, err := r.c.cfg.Store.GetBuild(ctx, run.BuildID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if build.Status != troupe.StatusSucceeded || len(build.Command) == 0 {
+		return nil, nil, troupe.Errorf(troupe.ErrBuildFailed, "Build %s (%s) is %s and cannot be run.", build.BuildNumber, build.ID, build.Status)
+	}
+	actor, err := r.c.cfg.Store.GetActor(ctx, run.ActID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return actor, build, nil
+}
+
+// recordProc records the started process p of generation gen in the run
+// and, for a new run, claims it and marks it RUNNING, in one write. Should
+// the run have moved on meanwhile (aborted while READY, claimed by another
+// instance, a newer generation), the process is not wanted and is stopped.
+func (r *runner) recordProc(ctx context.Context, p troupe.Process, gen int, containerURL string) {
 	got, err := r.update(ctx, func(run *troupe.Run, _ troupe.StorageTx) error {
 		if run.Control.Generation != gen || run.Status.Terminal() {
 			return errNoChange
@@ -85,14 +97,14 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		run.ContainerURL = containerURL
 		return nil
 	})
-	if err != nil || got.Control.PID != p.PID() || got.Control.Generation != gen {
-		r.stopProc()
-		if err != nil {
-			r.c.log.Error("record run process", "run", r.id, "err", err)
-			r.pause(ctx) // do not spin while the store fails
-		}
+	if err == nil && got.Control.PID == p.PID() && got.Control.Generation == gen {
+		return
 	}
-	return nil
+	r.stopProc()
+	if err != nil {
+		r.c.log.Error("record run process", "run", r.id, "err", err)
+		r.pause(ctx) // do not spin while the store fails
+	}
 }
 
 // prepareDir makes a fresh working folder for the run whose entries link to
