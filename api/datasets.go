@@ -1,12 +1,12 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/items"
 )
 
 // routeItems registers the item routes of one dataset mount. GET serves
@@ -47,7 +47,7 @@ func (s *Server) pushItems(ref storageRef) handlerFunc {
 	}
 }
 
-// getItems answers the dataset's items (see dataset_items.go) with the
+// getItems answers the dataset's items (see package items) with the
 // X-Apify-Pagination-* headers; HEAD answers the headers only.
 func (s *Server) getItems(ref storageRef) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -77,10 +77,10 @@ func (s *Server) getDatasetStatistics(ref storageRef) handlerFunc {
 
 // itemsHeaders sets the headers of an items answer for page p.
 func itemsHeaders(h http.Header, o *itemsOptions, p troupe.ItemPage, datasetID string) {
-	f := itemsFormats[o.format]
-	h.Set("Content-Type", f.contentType)
+	f := o.format
+	h.Set("Content-Type", f.ContentType)
 	if o.attachment {
-		h.Set("Content-Disposition", `attachment; filename="dataset_`+datasetID+"."+f.ext+`"`)
+		h.Set("Content-Disposition", `attachment; filename="dataset_`+datasetID+"."+f.Ext+`"`)
 	}
 	limit := noLimit
 	if o.limited {
@@ -121,31 +121,30 @@ func (s *Server) writeItems(w http.ResponseWriter, r *http.Request, st *troupe.S
 		return nil
 	}
 	window := o.window
-	var cols *columns
+	var cols *items.Columns
 	var first *troupe.ItemPage // the page of the first pass of a table
-	if itemsFormats[o.format].tabular {
-		cols = &columns{}
+	if o.format.Tabular {
+		cols = items.NewColumns(&o.items)
 		p, err := s.readItems(ctx, st.ID, window, func(_ troupe.ItemPage, item []byte) error {
-			return o.collect(cols, item)
+			return cols.Add(item)
 		})
 		if err != nil {
 			return err
 		}
-		if err := cols.order(o.fields); err != nil {
+		if err := cols.Done(); err != nil {
 			return err
 		}
 		// The second pass reads the same items, whatever was pushed since.
 		window.UpTo, first = p.Total, &p
 	}
 
-	bw := bufio.NewWriterSize(w, 64<<10)
-	iw := newItemWriter(o, bw, cols)
+	iw := items.NewWriter(w, &o.items, cols)
 	started := false
 	begin := func(p troupe.ItemPage) error {
 		started = true
 		itemsHeaders(w.Header(), o, p, st.ID)
 		w.WriteHeader(status)
-		return iw.begin()
+		return iw.Begin()
 	}
 	var p troupe.ItemPage
 	var err error
@@ -158,14 +157,14 @@ func (s *Server) writeItems(w http.ResponseWriter, r *http.Request, st *troupe.S
 					return err
 				}
 			}
-			return iw.stored(item)
+			return iw.Write(item)
 		})
 	}
 	if err == nil && !started {
 		err = begin(p)
 	}
 	if err == nil {
-		err = iw.end()
+		err = iw.End()
 	}
 	if err != nil && started {
 		if ctx.Err() == nil {
