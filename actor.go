@@ -114,6 +114,10 @@ type Build struct {
 	Dir string `json:"-"`
 	// Image names an OCI image (Kubernetes executor).
 	Image string `json:"-"`
+	// Instance names the server that runs (or ran) the build.
+	Instance string `json:"-"`
+	// StatusMessage says why a build did not succeed (troupe's addition).
+	StatusMessage string `json:"statusMessage,omitempty"`
 }
 
 // BuildStats are a build's figures.
@@ -129,4 +133,7 @@ type BuildOptions struct {
 	BetaPackages bool `json:"betaPackages"`
 	MemoryMbytes int  `json:"memoryMbytes"`
 	DiskMbytes   int  `json:"diskMbytes"`
+	// TimeoutSecs is how long the build may take before it ends TIMED-OUT
+	// (troupe's addition; 0 in a stored build: the server's default).
+	TimeoutSecs int `json:"timeoutSecs,omitempty"`
 }

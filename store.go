@@ -97,9 +97,16 @@ type LogStore interface {
 	// AppendLog appends text (whole lines, each ending in "\n") to a job's log.
 	AppendLog(ctx context.Context, jobID string, text []byte) error
 	// ReadLog returns the log text after the chunk afterSeq (0: from the
-	// start) and the sequence number to read on from.
+	// start) and the sequence number to read on from. It returns whole
+	// chunks and stops after the one that brings the text to LogReadBytes,
+	// so a long log is read in several calls, each time from the returned
+	// sequence number, until the text is empty.
 	ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte, int64, error)
 }
+
+// LogReadBytes is about how much log text one ReadLog call returns at most
+// (more only when a single chunk is larger).
+const LogReadBytes = 1 << 20
 
 // RecordStore keeps key-value stores and their records.
 type RecordStore interface {

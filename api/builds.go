@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/troupehq/troupe"
@@ -88,6 +89,15 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// timeout is troupe's addition: the build's timeout in seconds
+	// (default: the server's).
+	timeout, err := q.int("timeout", 1, 0)
+	if err != nil {
+		return err
+	}
+	if timeout > maxBuildTimeoutSecs {
+		return invalidParam("timeout", "at most "+strconv.Itoa(maxBuildTimeoutSecs)+" seconds")
+	}
 	a, err := s.pathActor(r)
 	if err != nil {
 		return err
@@ -109,7 +119,7 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
 		ID: troupe.NewID(), ActID: a.ID, UserID: s.cfg.UserID,
 		StartedAt: now, Status: troupe.StatusReady,
 		Meta:         troupe.RunMeta{Origin: troupe.OriginAPI, ClientIP: clientIP(r), UserAgent: r.UserAgent()},
-		Options:      troupe.BuildOptions{UseCache: useCache, BetaPackages: beta, MemoryMbytes: 4096, DiskMbytes: 8192},
+		Options:      troupe.BuildOptions{UseCache: useCache, BetaPackages: beta, MemoryMbytes: 4096, DiskMbytes: 8192, TimeoutSecs: timeout},
 		Usage:        map[string]any{},
 		ActorVersion: v.VersionNumber,
 		Tag:          tag,

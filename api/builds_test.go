@@ -89,3 +89,87 @@ func TestBuilds(t *testing.T) {
 		b.call("GET", "/v2/actor-builds/nope/log", nil).fails(t, 404, "record-not-found")
 	})
 }
+
+// TestBuildTimeoutParam: the timeout parameter is kept in the build's
+// options and bounded.
+func TestBuildTimeoutParam(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	a := b.createActor("timed")
+	var bd troupe.Build
+	b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0&timeout=120", nil).ok(t, http.StatusCreated, &bd)
+	if bd.Options.TimeoutSecs != 120 {
+		t.Errorf("options.timeoutSecs = %d, want 120", bd.Options.TimeoutSecs)
+	}
+	for _, bad := range []string{"0", "-5", "abc", "86401"} {
+		b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0&timeout="+bad, nil).fails(t, 400, "invalid-parameter")
+	}
+}
+
+// TestAbortBuild: a READY build ends ABORTED at once; a RUNNING one is
+// answered once the builder has ended it ABORTED; a finished one is
+// answered unchanged.
+func TestAbortBuild(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	a := b.createActor("aborted")
+	ctx := context.Background()
+	newBuild := func() troupe.Build {
+		var bd troupe.Build
+		b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0", nil).ok(t, http.StatusCreated, &bd)
+		return bd
+	}
+
+	t.Run("Ready", func(t *testing.T) {
+		bd := newBuild()
+		var got troupe.Build
+		b.call("POST", "/v2/actor-builds/"+bd.ID+"/abort", nil).ok(t, 200, &got)
+		if got.Status != troupe.StatusAborted || got.FinishedAt == nil || got.StatusMessage == "" {
+			t.Errorf("aborted READY build = %s, finishedAt %v, message %q", got.Status, got.FinishedAt, got.StatusMessage)
+		}
+	})
+	t.Run("Running", func(t *testing.T) {
+		bd := newBuild()
+		if _, err := b.store.UpdateBuild(ctx, bd.ID, func(x *troupe.Build) error { x.Status = troupe.StatusRunning; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		// The builder: it sees ABORTING in the store and ends the build.
+		ch, stop := b.store.Watch(bd.ID)
+		defer stop()
+		builderDone := make(chan error, 1)
+		go func() {
+			for range ch {
+				x, err := b.store.GetBuild(ctx, bd.ID)
+				if err != nil {
+					builderDone <- err
+					return
+				}
+				if x.Status == troupe.StatusAborting {
+					b.completeBuild(bd.ID, troupe.StatusAborted, "")
+					builderDone <- nil
+					return
+				}
+			}
+		}()
+		var got troupe.Build
+		b.call("POST", "/v2/actor-builds/"+bd.ID+"/abort", nil).ok(t, 200, &got)
+		if err := <-builderDone; err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != troupe.StatusAborted {
+			t.Errorf("aborted RUNNING build answered %s, want ABORTED", got.Status)
+		}
+	})
+	t.Run("Finished", func(t *testing.T) {
+		bd := newBuild()
+		b.completeBuild(bd.ID, troupe.StatusSucceeded, "")
+		var got troupe.Build
+		b.call("POST", "/v2/actor-builds/"+bd.ID+"/abort", nil).ok(t, 200, &got)
+		if got.Status != troupe.StatusSucceeded {
+			t.Errorf("abort of a SUCCEEDED build answered %s", got.Status)
+		}
+	})
+	t.Run("Missing", func(t *testing.T) {
+		b.call("POST", "/v2/actor-builds/nope/abort", nil).fails(t, 404, "record-not-found")
+	})
+}

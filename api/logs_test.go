@@ -97,3 +97,24 @@ func TestLogs(t *testing.T) {
 		}
 	})
 }
+
+// TestLongBuildLog: a log longer than one store read is served whole, read
+// in parts.
+func TestLongBuildLog(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	a := b.createActor("chatty")
+	bd := b.buildActor(a, "")
+	var want strings.Builder
+	for i := range 5 {
+		chunk := strings.Repeat(string(rune('a'+i)), troupe.LogReadBytes/2) + "\n"
+		if err := b.store.AppendLog(context.Background(), bd.ID, []byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+		want.WriteString(chunk)
+	}
+	r := b.call("GET", "/v2/actor-builds/"+bd.ID+"/log", nil)
+	if r.status != 200 || string(r.body) != want.String() {
+		t.Errorf("log = %d, %d bytes; want 200, the %d bytes written", r.status, len(r.body), want.Len())
+	}
+}

@@ -75,6 +75,7 @@ func (s *Server) routeRuns() {
 func (s *Server) routeBuilds() {
 	s.handle("GET /v2/actor-builds/{buildId}", s.getBuildHandler)
 	s.handle("GET /v2/actor-builds/{buildId}/log", s.getBuildLog)
+	s.handle("POST /v2/actor-builds/{buildId}/abort", s.abortBuild)
 }
 
 // routeStorages registers the collection routes of a kind of storage and,

@@ -5,24 +5,31 @@
 package builder
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/logsink"
 )
+
+// DefaultConcurrency is how many builds run at once unless
+// Config.Concurrency says otherwise; further builds wait, READY, for a
+// slot.
+const DefaultConcurrency = 4
+
+// DefaultTimeout is how long a build may take unless its request or
+// Config.Timeout says otherwise (Apify's default build timeout).
+const DefaultTimeout = 1800 * time.Second
 
 // Config configures a Builder.
 type Config struct {
@@ -31,25 +38,45 @@ type Config struct {
 	DataDir string
 	// BaseEnv is the environment of install steps (e.g. PATH).
 	BaseEnv []string
-	// Concurrency is how many builds run at once (default 2).
+	// Concurrency is how many builds run at once (default
+	// DefaultConcurrency).
 	Concurrency int
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Timeout is how long a build may take when its request sets no
+	// timeout (default DefaultTimeout).
+	Timeout time.Duration
+	// Instance names this server among replicas sharing the store: a build
+	// it left RUNNING when it stopped is marked FAILED when it starts
+	// again.
+	Instance string
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
-// Builder builds actor versions, a few at a time.
+// Builder builds actor versions, a few at a time. Each build runs under
+// its timeout, can be aborted through the store (status ABORTING) and is
+// stopped, its processes killed, when the Builder stops.
 type Builder struct {
 	cfg  Config
 	sem  chan struct{}
 	wg   sync.WaitGroup
 	ctx  context.Context
-	stop context.CancelFunc
+	stop context.CancelCauseFunc
 }
+
+// The causes that end a build early.
+var (
+	errTimedOut      = errors.New("build timed out")
+	errAborted       = errors.New("build aborted")
+	errServerStopped = errors.New("server stopped")
+)
 
 // New returns a Builder.
 func New(cfg Config) *Builder {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 2
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -57,11 +84,14 @@ func New(cfg Config) *Builder {
 	if cfg.Now == nil {
 		cfg.Now = troupe.Now
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancelCause(context.Background())
 	return &Builder{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), ctx: ctx, stop: stop}
 }
 
-// Start builds again the builds a previous server left unfinished.
+// Start builds the READY builds a previous server left waiting, and ends
+// the builds this server (the same Instance) left unfinished when it
+// stopped without finishing them: FAILED, or ABORTED when they were being
+// aborted.
 func (b *Builder) Start(ctx context.Context) error {
 	for offset := 0; ; offset += 1000 {
 		actors, total, err := b.cfg.Store.ListActors(ctx, troupe.ListOptions{Offset: offset, Limit: 1000})
@@ -74,8 +104,13 @@ func (b *Builder) Start(ctx context.Context) error {
 				return err
 			}
 			for _, bd := range builds {
-				if !bd.Status.Terminal() {
+				switch {
+				case bd.Status == troupe.StatusReady:
 					b.Enqueue(bd.ID)
+				case !bd.Status.Terminal():
+					if err := b.endOrphan(ctx, bd.ID); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -85,13 +120,41 @@ func (b *Builder) Start(ctx context.Context) error {
 	}
 }
 
-// Stop cancels running builds and waits for them.
+// endOrphan ends a build this server was running when it stopped.
+func (b *Builder) endOrphan(ctx context.Context, id string) error {
+	const msg = "The server stopped during the build; start a new build."
+	now := b.cfg.Now()
+	_, err := b.cfg.Store.UpdateBuild(ctx, id, func(x *troupe.Build) error {
+		if x.Status.Terminal() || x.Status == troupe.StatusReady || (x.Instance != "" && x.Instance != b.cfg.Instance) {
+			return errDone
+		}
+		if x.Status == troupe.StatusAborting {
+			x.Status = troupe.StatusAborted
+		} else {
+			x.Status = troupe.StatusFailed
+		}
+		x.StatusMessage = msg
+		x.FinishedAt = &now
+		return nil
+	})
+	if errors.Is(err, errDone) {
+		return nil
+	}
+	if err == nil {
+		b.logLine(ctx, id, "[troupe] "+msg)
+	}
+	return err
+}
+
+// Stop ends running builds (FAILED, their processes killed) and waits for
+// them. Builds still waiting for a slot stay READY for the next start.
 func (b *Builder) Stop() {
-	b.stop()
+	b.stop(errServerStopped)
 	b.wg.Wait()
 }
 
-// Enqueue builds the stored build with this id in the background.
+// Enqueue builds the stored build with this id in the background, as soon
+// as fewer than Concurrency builds run.
 func (b *Builder) Enqueue(buildID string) {
 	b.wg.Add(1)
 	go func() {
@@ -108,17 +171,26 @@ func (b *Builder) Enqueue(buildID string) {
 	}()
 }
 
-// Build builds one stored build now and records the outcome on it (and, on
-// success, points its tag at it). It returns an error only when the outcome
-// could not be recorded.
+// Build builds one stored READY build now and records the outcome on it
+// (and, on success, points its tag at it). The build ends TIMED-OUT after
+// its timeout, ABORTED when its status becomes ABORTING in the store, and
+// FAILED when ctx ends first; its processes are killed in each case. It
+// returns an error only when the outcome could not be recorded.
 func (b *Builder) Build(ctx context.Context, buildID string) error {
 	st := b.cfg.Store
 	start := time.Now()
+	timeout := b.cfg.Timeout
 	bd, err := st.UpdateBuild(ctx, buildID, func(bd *troupe.Build) error {
-		if bd.Status.Terminal() {
+		if bd.Status != troupe.StatusReady {
 			return errDone
 		}
 		bd.Status = troupe.StatusRunning
+		bd.Instance = b.cfg.Instance
+		if bd.Options.TimeoutSecs > 0 {
+			timeout = time.Duration(bd.Options.TimeoutSecs) * time.Second
+		} else {
+			bd.Options.TimeoutSecs = int(timeout / time.Second)
+		}
 		return nil
 	})
 	if errors.Is(err, errDone) {
@@ -127,38 +199,64 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	if err != nil {
 		return err
 	}
-	logf := func(format string, args ...any) {
-		b.logLine(ctx, buildID, fmt.Sprintf(format, args...))
+	sink := logsink.New(ctx, st, buildID, b.cfg.Logger, nil)
+	defer sink.Close()
+	logf := func(format string, args ...any) { sink.System(fmt.Sprintf(format, args...)) }
+
+	// The build's own context ends at its timeout, on abort, or when ctx
+	// (the server) ends; its cause says which.
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	bctx, cancelTimeout := context.WithTimeoutCause(bctx, timeout, errTimedOut)
+	defer cancelTimeout()
+	stopWatch := b.watchAbort(bctx, buildID, cancel)
+	defer stopWatch()
+
+	logf("Building %s version %s as build %s (timeout %s).", bd.ActID, bd.ActorVersion, bd.BuildNumber, timeout)
+	res, buildErr := b.make(bctx, bd, sink, logf)
+	if buildErr == nil && bctx.Err() != nil {
+		buildErr = bctx.Err()
 	}
-	logf("Building %s version %s as build %s.", bd.ActID, bd.ActorVersion, bd.BuildNumber)
-	res, buildErr := b.make(ctx, bd, logf)
-	now := b.cfg.Now()
+	status, message := troupe.StatusSucceeded, ""
 	if buildErr != nil {
-		logf("Build failed: %s", troupe.ErrorMessage(buildErr))
+		switch cause := context.Cause(bctx); {
+		case bctx.Err() == nil:
+			status, message = troupe.StatusFailed, "Build failed: "+troupe.ErrorMessage(buildErr)
+		case errors.Is(cause, errTimedOut):
+			status, message = troupe.StatusTimedOut, fmt.Sprintf("The build timed out after %s; its processes were killed.", timeout)
+		case errors.Is(cause, errAborted):
+			status, message = troupe.StatusAborted, "The build was aborted; its processes were killed."
+		default:
+			status, message = troupe.StatusFailed, "The server stopped during the build; its processes were killed. Start a new build."
+		}
+		logf("%s", message)
 	} else {
 		logf("Build finished; start command: %s", strings.Join(res.Command, " "))
 	}
+	sink.Flush()
+	now := b.cfg.Now()
 	wctx := context.WithoutCancel(ctx)
 	finish := func(x *troupe.Build) {
 		x.FinishedAt = &now
 		x.Stats.DurationMillis = time.Since(start).Milliseconds()
 		x.Stats.RunTimeSecs = float64(x.Stats.DurationMillis) / 1000
 	}
-	fail := func() error {
+	fail := func(status troupe.Status, message string) error {
 		_, err := st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
 			finish(x)
-			x.Status = troupe.StatusFailed
+			x.Status, x.StatusMessage = status, message
 			return nil
 		})
 		return err
 	}
-	if buildErr != nil {
-		return fail()
+	if status != troupe.StatusSucceeded {
+		return fail(status, message)
 	}
 	// The tag points at the build before the build shows SUCCEEDED, so that
 	// whoever sees it succeed (a `troupe push` waiting for it, say) finds it
 	// under its tag at once. A run asking for the tag in between is told
-	// that the build has not finished.
+	// that the build has not finished. An abort asked for from here on
+	// comes too late: the build succeeds.
 	bd, err = st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
 		x.Command, x.Dir, x.Env, x.InputSchema = res.Command, res.Dir, res.Env, res.InputSchema
 		return nil
@@ -178,8 +276,10 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 		return nil
 	})
 	if err != nil {
-		logf("Build failed: the tag %s could not be set.", tag)
-		return errors.Join(err, fail())
+		msg := fmt.Sprintf("Build failed: the tag %s could not be set.", tag)
+		logf("%s", msg)
+		sink.Flush()
+		return errors.Join(err, fail(troupe.StatusFailed, msg))
 	}
 	_, err = st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
 		finish(x)
@@ -187,6 +287,35 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 		return nil
 	})
 	return err
+}
+
+// watchAbort cancels the build with errAborted once its stored status is
+// ABORTING (set by the API, possibly on another replica). It returns a
+// function that stops the watch.
+func (b *Builder) watchAbort(ctx context.Context, id string, cancel context.CancelCauseFunc) func() {
+	ch, stopWatch := b.cfg.Store.Watch(id)
+	ctx, quit := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			// The watch exists before the first read, so no change is missed.
+			if bd, err := b.cfg.Store.GetBuild(ctx, id); err == nil && bd.Status == troupe.StatusAborting {
+				cancel(errAborted)
+				return
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		quit()
+		<-done
+		stopWatch()
+	}
 }
 
 var errDone = errors.New("build already finished")
@@ -198,7 +327,7 @@ type result struct {
 	InputSchema json.RawMessage
 }
 
-func (b *Builder) make(ctx context.Context, bd *troupe.Build, logf func(string, ...any)) (*result, error) {
+func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink, logf func(string, ...any)) (*result, error) {
 	actor, err := b.cfg.Store.GetActor(ctx, bd.ActID)
 	if err != nil {
 		return nil, err
@@ -249,7 +378,14 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, logf func(string, 
 	if len(res.Command) == 0 {
 		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The project has no start command: add CMD to its Dockerfile.")
 	}
-	if proj.hasDependencies {
+	// npm install runs when there are dependencies to install, or scripts
+	// of the project's own that an install runs (as a Dockerfile's
+	// `RUN npm install` would).
+	install := proj.hasDependencies
+	if data, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil && hasInstallScripts(data) {
+		install = true
+	}
+	if install {
 		argv := []string{"npm", "install", "--no-audit", "--no-fund", "--omit=dev",
 			"--cache", filepath.Join(b.cfg.DataDir, "npm-cache")}
 		key := b.layerKey(ctx, dir, argv)
@@ -258,7 +394,10 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, logf func(string, 
 			return res, nil
 		}
 		logf("Installing dependencies with npm install.")
-		if err := b.run(ctx, dir, bd.ID, argv); err != nil {
+		if err := b.run(ctx, dir, sink, argv); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, troupe.Errorf(troupe.ErrBuildFailed, "npm install failed: %v", err)
 		}
 		if key != "" {
@@ -268,29 +407,6 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, logf func(string, 
 		}
 	}
 	return res, nil
-}
-
-// run runs an install step in dir, its output going to the build log.
-func (b *Builder) run(ctx context.Context, dir, buildID string, argv []string) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(append([]string{}, b.cfg.BaseEnv...), "HOME="+filepath.Join(b.cfg.DataDir, "home"))
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
-		for sc.Scan() {
-			b.logLine(ctx, buildID, sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	err := cmd.Run()
-	pw.Close()
-	<-done
-	return err
 }
 
 func (b *Builder) logLine(ctx context.Context, buildID, text string) {

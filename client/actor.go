@@ -134,6 +134,9 @@ type BuildOptions struct {
 	// WaitForFinish makes the server hold the answer until the build
 	// finishes or this many seconds (at most 60) pass.
 	WaitForFinish int
+	// TimeoutSecs is how long the build may take before it ends TIMED-OUT
+	// (troupe's addition; default: the server's, 1800 s unless set).
+	TimeoutSecs int
 }
 
 // Build starts a build of the actor version ("MAJOR.MINOR") and returns it.
@@ -149,6 +152,9 @@ func (a *ActorClient) Build(ctx context.Context, version string, opts *BuildOpti
 	setBool(q, "betaPackages", opts.BetaPackages)
 	if opts.WaitForFinish > 0 {
 		q.Set("waitForFinish", strconv.Itoa(opts.WaitForFinish))
+	}
+	if opts.TimeoutSecs > 0 {
+		q.Set("timeout", strconv.Itoa(opts.TimeoutSecs))
 	}
 	return fetch[troupe.Build](ctx, a.r.sub("builds"), http.MethodPost, q, nil)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/troupehq/troupe"
 )
 
 // AppendLog implements troupe.LogStore. Empty text is ignored. Appends to
@@ -30,7 +31,8 @@ func (db *DB) AppendLog(ctx context.Context, jobID string, text []byte) error {
 
 // ReadLog implements troupe.LogStore. Sequence numbers grow across all jobs,
 // so they are increasing but not consecutive within one job's log. A job
-// without a log reads as empty.
+// without a log reads as empty. A call returns about troupe.LogReadBytes
+// at most.
 func (db *DB) ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte, int64, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT seq, data FROM logs WHERE job_id = $1 AND seq > $2 ORDER BY seq`, jobID, afterSeq)
@@ -48,6 +50,9 @@ func (db *DB) ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte
 		}
 		out = append(out, chunk...)
 		last = seq
+		if len(out) >= troupe.LogReadBytes {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
 		if badText(err) { // an id no job can have

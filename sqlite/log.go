@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/troupehq/troupe"
 )
 
 // AppendLog implements troupe.LogStore. Empty text is ignored. Log
@@ -27,7 +29,8 @@ func (db *DB) AppendLog(ctx context.Context, jobID string, text []byte) error {
 
 // ReadLog implements troupe.LogStore. Sequence numbers grow across all jobs,
 // so they are increasing but not consecutive within one job's log. A job
-// without a log reads as empty.
+// without a log reads as empty. A call returns about troupe.LogReadBytes
+// at most.
 func (db *DB) ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte, int64, error) {
 	rows, err := db.r.QueryContext(ctx,
 		`SELECT seq, data FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq`, jobID, afterSeq)
@@ -45,6 +48,9 @@ func (db *DB) ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte
 		}
 		out = append(out, chunk...)
 		last = seq
+		if len(out) >= troupe.LogReadBytes {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, afterSeq, fmt.Errorf("read log: %w", err)

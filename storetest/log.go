@@ -110,3 +110,38 @@ func testLogAppendRead(t *testing.T, s troupe.Store) {
 		next[w]++
 	}
 }
+
+// testLogReadInParts: a log longer than troupe.LogReadBytes is read in
+// several calls, each returning whole chunks, and nothing is lost.
+func testLogReadInParts(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	chunk := troupe.LogReadBytes/2 + 1000
+	var want strings.Builder
+	for i := range 5 {
+		line := strings.Repeat(string(rune('a'+i)), chunk-1) + "\n"
+		must(t, s.AppendLog(ctx, "long", []byte(line)))
+		want.WriteString(line)
+	}
+	var got strings.Builder
+	var after int64
+	calls := 0
+	for {
+		text, next, err := s.ReadLog(ctx, "long", after)
+		must(t, err)
+		if len(text) == 0 {
+			break
+		}
+		calls++
+		if len(text) > 2*chunk || len(text)%chunk != 0 {
+			t.Fatalf("call %d read %d bytes; want whole chunks of %d, at most two", calls, len(text), chunk)
+		}
+		got.Write(text)
+		after = next
+	}
+	if got.String() != want.String() {
+		t.Fatalf("the log read in parts differs from what was written (%d bytes, want %d)", got.Len(), want.Len())
+	}
+	if calls != 3 {
+		t.Fatalf("read the log in %d calls; want 3 (two chunks, two chunks, one)", calls)
+	}
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Run/DeleteSharedStorages", testRunDeleteSharedStorages},
 		{"Run/DeleteKeepsNamedStorage", testRunDeleteKeepsNamedStorage},
 		{"Log/AppendRead", testLogAppendRead},
+		{"Log/ReadInParts", testLogReadInParts},
 		{"Storage/GetOrCreate", testStorageGetOrCreate},
 		{"Storage/Counters", testStorageCounters},
 		{"Storage/List", testStorageList},

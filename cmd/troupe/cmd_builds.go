@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/troupehq/troupe"
@@ -12,13 +13,13 @@ import (
 func newBuildsCmd(sf *serverFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "builds",
-		Short: "List an actor's builds",
+		Short: "List an actor's builds, abort a build",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newBuildsLsCmd(sf))
+	cmd.AddCommand(newBuildsLsCmd(sf), newBuildsAbortCmd(sf))
 	return cmd
 }
 
@@ -70,5 +71,48 @@ func printBuildTable(w io.Writer, builds []*troupe.Build) error {
 	for _, b := range builds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, orDash(b.BuildNumber), b.Status, fmtTime(&b.StartedAt), fmtDuration(buildDuration(b, now)))
 	}
+	return tw.Flush()
+}
+
+func newBuildsAbortCmd(sf *serverFlags) *cobra.Command {
+	var out outputFlag
+	cmd := &cobra.Command{
+		Use:   "abort ID",
+		Short: "Abort a build (its processes are killed) and show it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			b, err := sf.client().Build(args[0]).Abort(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				return printJSON(cmd.OutOrStdout(), b)
+			}
+			return printBuild(cmd.OutOrStdout(), b)
+		},
+	}
+	out.register(cmd)
+	return cmd
+}
+
+// printBuild prints one build.
+func printBuild(w io.Writer, b *troupe.Build) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "ID:\t%s\n", b.ID)
+	fmt.Fprintf(tw, "Actor:\t%s\n", b.ActID)
+	fmt.Fprintf(tw, "Number:\t%s\n", orDash(b.BuildNumber))
+	fmt.Fprintf(tw, "Status:\t%s\n", b.Status)
+	fmt.Fprintf(tw, "Status message:\t%s\n", orDash(b.StatusMessage))
+	fmt.Fprintf(tw, "Started:\t%s\n", fmtTime(&b.StartedAt))
+	fmt.Fprintf(tw, "Finished:\t%s\n", fmtTime(b.FinishedAt))
+	fmt.Fprintf(tw, "Duration:\t%s\n", fmtDuration(buildDuration(b, troupe.Now())))
+	timeout := "-"
+	if b.Options.TimeoutSecs > 0 {
+		timeout = strconv.Itoa(b.Options.TimeoutSecs) + "s"
+	}
+	fmt.Fprintf(tw, "Timeout:\t%s\n", timeout)
 	return tw.Flush()
 }

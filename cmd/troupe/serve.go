@@ -37,6 +37,8 @@ type serveOptions struct {
 	instance     string
 	store        string
 	leaseTTL     time.Duration
+	buildTimeout time.Duration
+	buildConc    int
 }
 
 func newServeCmd() *cobra.Command {
@@ -64,6 +66,8 @@ once and kept in the data folder.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.store, "store", defaultStore(), "store: a postgres:// URL, sqlite:PATH, or empty for troupe.db in --data (default $TROUPE_STORE)")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 10*time.Second, "how long a replica may miss heartbeats before the others take over its runs")
+	f.DurationVar(&o.buildTimeout, "build-timeout", builder.DefaultTimeout, "how long a build may take when its request sets no timeout")
+	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -146,7 +150,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 		HeartbeatInterval: o.leaseTTL / 5,
 		Logger:            logger,
 	})
-	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger})
+	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger,
+		Timeout: o.buildTimeout, Concurrency: o.buildConc, Instance: instance})
 	srv := api.New(api.Config{
 		Store: db, Controller: ctrl, Builder: bld, Events: hub,
 		Token: token, RunTokenSecret: secret,
@@ -183,7 +188,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	defer cancel()
 	cancelRequests()
 	_ = httpSrv.Shutdown(shutdownCtx)
-	// Runs stay RUNNING in the store; the next start restarts them.
+	// Runs stay RUNNING in the store; the next start restarts them. Running
+	// builds end FAILED, their processes killed; queued ones stay READY.
 	ctrl.Stop(true)
 	bld.Stop()
 	return nil

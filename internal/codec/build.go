@@ -14,6 +14,8 @@ type buildInternal struct {
 	Env     []troupe.EnvVar `json:"env,omitempty"`
 	Dir     string          `json:"dir,omitempty"`
 	Image   string          `json:"image,omitempty"`
+	// Instance names the server that runs the build.
+	Instance string `json:"instance,omitempty"`
 }
 
 // DecodeBuild returns the build kept as data and internal.
@@ -26,7 +28,7 @@ func DecodeBuild(data, internal []byte) (*troupe.Build, error) {
 	if err := json.Unmarshal(internal, &in); err != nil {
 		return nil, fmt.Errorf("decode build: %w", err)
 	}
-	b.Command, b.Env, b.Dir, b.Image = in.Command, in.Env, in.Dir, in.Image
+	b.Command, b.Env, b.Dir, b.Image, b.Instance = in.Command, in.Env, in.Dir, in.Image, in.Instance
 	return b, nil
 }
 
@@ -37,7 +39,7 @@ func EncodeBuild(b *troupe.Build) (data, internal []byte, err error) {
 	if data, err = json.Marshal(b); err != nil {
 		return nil, nil, fmt.Errorf("encode build: %w", err)
 	}
-	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image}
+	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image, Instance: b.Instance}
 	if internal, err = json.Marshal(in); err != nil {
 		return nil, nil, fmt.Errorf("encode build: %w", err)
 	}
