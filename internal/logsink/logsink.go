@@ -51,8 +51,12 @@ type Sink struct {
 
 // New starts the sink of the job with this id. Writes outlive ctx's
 // cancellation (lines already read from a process are kept); ctx's values
-// are used. clock (nil: the real one) timestamps lines and times retries.
+// are used. log (may be nil) hears about appends that keep failing; clock
+// (nil: the real one) timestamps lines and times retries.
 func New(ctx context.Context, store troupe.LogStore, id string, log *slog.Logger, clock clockwork.Clock) *Sink {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
