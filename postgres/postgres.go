@@ -41,7 +41,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/troupehq/troupe"
-	"github.com/troupehq/troupe/internal/codec"
 	"github.com/troupehq/troupe/internal/sqlstore"
 	"github.com/troupehq/troupe/notify"
 )
@@ -217,12 +216,9 @@ func (db *DB) Watch(jobID string) (<-chan struct{}, func()) { return db.watch(jo
 // WatchLog implements troupe.Store: the channel receives a value after the
 // job's log grows, through this DB or any other process that uses the same
 // database.
-func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) { return db.watch(logKey(jobID)) }
-
-// logKey is the hub key (and notification payload) on which appends to a
-// job's log are announced; no job or queue id contains a colon, so it meets
-// no other key.
-func logKey(jobID string) string { return "log:" + jobID }
+func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) {
+	return db.watch(sqlstore.LogKey(jobID))
+}
 
 // watch registers a watcher of the hub key, remembered so that wakeAll
 // signals it after the listening connection comes back.
@@ -263,15 +259,6 @@ func (db *DB) publish(ids ...string) {
 	for _, id := range ids {
 		db.hub.Publish(id)
 	}
-}
-
-// notifyTx makes the transaction announce, when it commits, that the job
-// (or queue) id changed.
-func (db *DB) notifyTx(ctx context.Context, tx pgx.Tx, id string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, db.origin+" "+id); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
 }
 
 // connectListener opens the listening connection.
@@ -373,21 +360,6 @@ func (db *DB) deliver(payload string) {
 	}
 }
 
-// write runs fn in a read-committed transaction and commits when fn
-// returns nil. Errors PostgreSQL reports about concurrency (a deadlock, a
-// serialization failure) come back as conflict, and text it cannot store
-// (a NUL character) as invalid-value.
-func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgErr(pgx.BeginFunc(ctx, db.pool, fn))
-}
-
-// read runs fn in a read-only transaction that sees one snapshot, so that
-// the queries of one method agree. Errors come back as they are (see
-// badText for arguments PostgreSQL cannot compare).
-func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
-}
-
 // SQLSTATE codes the store handles.
 const (
 	codeUniqueViolation      = "23505"
@@ -443,16 +415,6 @@ func pgErr(err error) error {
 	return err
 }
 
-// notFound turns "no rows" into a record-not-found error that names what.
-// An id or name PostgreSQL cannot even compare (NUL, invalid UTF-8) names
-// nothing that exists, so it is not found either.
-func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) || badText(err) {
-		return troupe.Errorf(troupe.ErrRecordNotFound, "%s was not found", what)
-	}
-	return err
-}
-
 // sqlDriver is the PostgreSQL side of the core: database/sql over the
 // pool, row locks (FOR UPDATE, SKIP LOCKED), transaction-scoped advisory
 // locks, and changes announced with pg_notify.
@@ -472,20 +434,24 @@ func rebind(query string) string {
 
 func (d sqlDriver) Dialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
-		Rebind:    rebind,
-		Time:      func(t time.Time) any { return t },
-		Bytes:     func(s string) any { return []byte(s) },
-		RowLocks:  true,
-		ValidText: validText,
-		ByteOrder: func(column string) string { return "convert_to(" + column + ", 'UTF8')" },
-		BadText:   badText,
+		Rebind:     rebind,
+		Time:       func(t time.Time) any { return t },
+		Bytes:      func(s string) any { return []byte(s) },
+		RowLocks:   true,
+		NextRunSeq: `nextval('runs_seq')`,
+		ValidText:  validText,
+		ByteOrder:  func(column string) string { return "convert_to(" + column + ", 'UTF8')" },
+		BadText:    badText,
 		Unique: func(err error) (string, bool) {
 			return constraintOf(err), sqlState(err) == codeUniqueViolation
 		},
 	}
 }
 
-// Write runs fn in a read-committed transaction; see write.
+// Write runs fn in a read-committed transaction and commits when fn
+// returns nil. Errors PostgreSQL reports about concurrency (a deadlock, a
+// serialization failure) come back as conflict, and text it cannot store
+// (a NUL character) as invalid-value.
 func (d sqlDriver) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.db.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -525,45 +491,3 @@ func (d sqlDriver) Notify(ctx context.Context, tx *sql.Tx, id string) error {
 }
 
 func (d sqlDriver) Publish(id string) { d.db.hub.Publish(id) }
-
-// querier is what the pool and a transaction share.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// page normalises list options: offset ≥ 0, limit in 1..1000.
-func page(o troupe.ListOptions) (offset, limit int) {
-	offset, limit = o.Offset, o.Limit
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	return offset, limit
-}
-
-func order(desc bool) string {
-	if desc {
-		return "DESC"
-	}
-	return "ASC"
-}
-
-// Times are stored as timestamptz at millisecond precision and returned in
-// UTC.
-
-// norm and normPtr put times in UTC truncated to milliseconds, as they
-// read back.
-var norm, normPtr = codec.Norm, codec.NormPtr
-
-// utcPtr returns a scanned nullable time in UTC.
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}

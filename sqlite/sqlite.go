@@ -22,7 +22,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/troupehq/troupe"
-	"github.com/troupehq/troupe/internal/codec"
 	"github.com/troupehq/troupe/internal/sqlstore"
 	"github.com/troupehq/troupe/notify"
 )
@@ -193,11 +192,9 @@ func (db *DB) Watch(jobID string) (<-chan struct{}, func()) { return db.hub.Watc
 
 // WatchLog implements troupe.Store: the channel receives a value after the
 // job's log grows.
-func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) { return db.hub.Watch(logKey(jobID)) }
-
-// logKey is the hub key on which appends to a job's log are published; no
-// job or queue id contains a colon, so it meets no other key.
-func logKey(jobID string) string { return "log:" + jobID }
+func (db *DB) WatchLog(jobID string) (<-chan struct{}, func()) {
+	return db.hub.Watch(sqlstore.LogKey(jobID))
+}
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the single write
 // connection) and commits when fn returns nil. fn must use only tx: db.w has
@@ -230,11 +227,17 @@ func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // sqlDriver is the SQLite side of the core: one writer, so no row or
-// advisory locks, and changes published on the in-process hub.
+// advisory locks, and changes published on the in-process hub. Times are
+// stored as unix milliseconds; text keys compare in byte order (the BINARY
+// collation); runs are numbered by the largest number so far, which the
+// single writer makes safe.
 type sqlDriver struct{ db *DB }
 
 func (d sqlDriver) Dialect() *sqlstore.Dialect {
-	return &sqlstore.Dialect{Time: func(t time.Time) any { return t.UnixMilli() }}
+	return &sqlstore.Dialect{
+		Time:       func(t time.Time) any { return t.UnixMilli() },
+		NextRunSeq: `(SELECT COALESCE(MAX(seq), 0) + 1 FROM runs)`,
+	}
 }
 
 func (d sqlDriver) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -247,47 +250,3 @@ func (d sqlDriver) ReadDB() *sql.DB                               { return d.db.
 func (d sqlDriver) Lock(context.Context, *sql.Tx, string) error   { return nil }
 func (d sqlDriver) Notify(context.Context, *sql.Tx, string) error { return nil }
 func (d sqlDriver) Publish(id string)                             { d.db.hub.Publish(id) }
-
-// queryer is what *sql.DB and *sql.Tx share.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// notFound turns sql.ErrNoRows into a record-not-found error that names what.
-func notFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return troupe.Errorf(troupe.ErrRecordNotFound, "%s was not found", what)
-	}
-	return err
-}
-
-// page normalises list options: offset ≥ 0, limit in 1..1000.
-func page(o troupe.ListOptions) (offset, limit int) {
-	offset, limit = o.Offset, o.Limit
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	return offset, limit
-}
-
-func order(desc bool) string {
-	if desc {
-		return "DESC"
-	}
-	return "ASC"
-}
-
-// Times are stored as unix milliseconds and returned in UTC.
-
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// norm and normPtr put times in UTC truncated to milliseconds, as they
-// read back.
-var norm, normPtr = codec.Norm, codec.NormPtr

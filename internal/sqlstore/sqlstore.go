@@ -46,6 +46,15 @@ type Driver interface {
 	// Publish signals this process's watchers of id; the core calls it
 	// after the transaction that changed id committed.
 	Publish(id string)
+
+	// InsertItems inserts, in tx, the dataset items data[ends[i-1]:ends[i]]
+	// with seq first+i.
+	InsertItems(ctx context.Context, tx *sql.Tx, datasetID string, first int64, data []byte, ends []int) error
+	// ReadItems reads one chunk, bounded in items and in bytes, of a
+	// dataset's seq range [lo, hi), in seq order (descending with desc),
+	// appending the items' data to buf and each end offset to ends. It
+	// returns the seq of the last item read.
+	ReadItems(ctx context.Context, datasetID string, lo, hi int, desc bool, buf *[]byte, ends *[]int) (int, error)
 }
 
 // Dialect is how a database's SQL and values differ from the core's.
@@ -71,6 +80,9 @@ type Dialect struct {
 	// BadText reports whether err is the database refusing text; nil
 	// when it refuses none.
 	BadText func(err error) bool
+	// NextRunSeq is the SQL expression of the next number of the sequence
+	// that orders runs created in the same millisecond.
+	NextRunSeq string
 	// Unique returns the constraint (or index) a unique violation names,
 	// and whether err is one.
 	Unique func(err error) (constraint string, ok bool)

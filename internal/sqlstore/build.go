@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -18,10 +18,11 @@ func scanBuild(row scanner) (*troupe.Build, error) {
 }
 
 // CreateBuild implements troupe.ActorStore. It sets b.BuildNumber to
-// ActorVersion.N, N one more than the highest N of that actor version. An
-// empty ID is filled in, an empty ActorVersion becomes "0.0" and a zero
-// StartedAt becomes now.
-func (db *DB) CreateBuild(ctx context.Context, b *troupe.Build) error {
+// ActorVersion.N, N one more than the highest N of that actor version; a
+// lock on the actor version makes concurrent creates (from any process)
+// take turns. An empty ID is filled in, an empty ActorVersion becomes "0.0"
+// and a zero StartedAt becomes now.
+func (s *Store) CreateBuild(ctx context.Context, b *troupe.Build) error {
 	if b.ID == "" {
 		b.ID = troupe.NewID()
 	}
@@ -29,11 +30,14 @@ func (db *DB) CreateBuild(ctx context.Context, b *troupe.Build) error {
 		b.ActorVersion = "0.0"
 	}
 	if b.StartedAt.IsZero() {
-		b.StartedAt = db.now()
+		b.StartedAt = s.now()
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
+		if err := s.d.Lock(ctx, tx, "build-number\x1f"+b.ActID+"\x1f"+b.ActorVersion); err != nil {
+			return fmt.Errorf("lock build numbers: %w", err)
+		}
 		var n int
-		if err := tx.QueryRowContext(ctx,
+		if err := c.QueryRow(ctx,
 			`SELECT COALESCE(MAX(seq), 0) + 1 FROM builds WHERE act_id = ? AND version = ?`,
 			b.ActID, b.ActorVersion).Scan(&n); err != nil {
 			return fmt.Errorf("next build number: %w", err)
@@ -43,46 +47,45 @@ func (db *DB) CreateBuild(ctx context.Context, b *troupe.Build) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO builds
+		_, err = c.Exec(ctx, `INSERT INTO builds
 			(id, act_id, version, seq, build_number, status, started_at, data, internal)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.ActID, b.ActorVersion, n, b.BuildNumber, string(b.Status), ms(b.StartedAt), data, internal)
+			b.ID, b.ActID, b.ActorVersion, n, b.BuildNumber, string(b.Status), s.t(b.StartedAt), data, internal)
 		if err != nil {
+			if s.unique(err, "builds_pkey") {
+				return troupe.Errorf(troupe.ErrConflict, "A build with id %s already exists.", b.ID)
+			}
 			return fmt.Errorf("insert build: %w", err)
 		}
-		return nil
+		return s.d.Notify(ctx, tx, b.ID)
 	})
-	if err != nil {
-		return err
-	}
-	db.hub.Publish(b.ID)
-	return nil
+	return s.commit(err, b.ID)
 }
 
 // GetBuild implements troupe.ActorStore.
-func (db *DB) GetBuild(ctx context.Context, id string) (*troupe.Build, error) {
-	b, err := scanBuild(db.r.QueryRowContext(ctx, `SELECT data, internal FROM builds WHERE id = ?`, id))
-	return b, notFound(err, "Build")
+func (s *Store) GetBuild(ctx context.Context, id string) (*troupe.Build, error) {
+	b, err := scanBuild(s.reader().QueryRow(ctx, `SELECT data, internal FROM builds WHERE id = ?`, id))
+	return b, s.notFound(err, "Build")
 }
 
 // GetBuildByNumber implements troupe.ActorStore.
-func (db *DB) GetBuildByNumber(ctx context.Context, actorID, number string) (*troupe.Build, error) {
-	b, err := scanBuild(db.r.QueryRowContext(ctx,
+func (s *Store) GetBuildByNumber(ctx context.Context, actorID, number string) (*troupe.Build, error) {
+	b, err := scanBuild(s.reader().QueryRow(ctx,
 		`SELECT data, internal FROM builds WHERE act_id = ? AND build_number = ?`, actorID, number))
-	return b, notFound(err, "Build")
+	return b, s.notFound(err, "Build")
 }
 
 // ListBuilds implements troupe.ActorStore, ordered by startedAt (then id).
-func (db *DB) ListBuilds(ctx context.Context, actorID string, o troupe.ListOptions) ([]*troupe.Build, int, error) {
+func (s *Store) ListBuilds(ctx context.Context, actorID string, o troupe.ListOptions) ([]*troupe.Build, int, error) {
 	offset, limit := page(o)
 	list := []*troupe.Build{}
 	var total int
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM builds WHERE act_id = ?`, actorID).Scan(&total); err != nil {
+	err := s.read(ctx, func(c conn) error {
+		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM builds WHERE act_id = ?`, actorID).Scan(&total); err != nil {
 			return fmt.Errorf("count builds: %w", err)
 		}
 		dir := order(o.Desc)
-		rows, err := tx.QueryContext(ctx, `SELECT data, internal FROM builds WHERE act_id = ?
+		rows, err := c.Query(ctx, `SELECT data, internal FROM builds WHERE act_id = ?
 			ORDER BY started_at `+dir+`, id `+dir+` LIMIT ? OFFSET ?`, actorID, limit, offset)
 		if err != nil {
 			return fmt.Errorf("list builds: %w", err)
@@ -98,23 +101,27 @@ func (db *DB) ListBuilds(ctx context.Context, actorID string, o troupe.ListOptio
 		return rows.Err()
 	})
 	if err != nil {
+		if s.badText(err) { // an actor id no actor can have
+			return []*troupe.Build{}, 0, nil
+		}
 		return nil, 0, err
 	}
 	return list, total, nil
 }
 
 // UpdateBuild implements troupe.ActorStore. The id, actor, version and build
-// number cannot change. Watchers of the build are signalled after commit.
-func (db *DB) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Build) error) (*troupe.Build, error) {
+// number cannot change; the build's row is locked while fn runs. Watchers of
+// the build are signalled after commit, in every process.
+func (s *Store) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Build) error) (*troupe.Build, error) {
 	var out *troupe.Build
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
 		var actID, version, number string
 		var data, internal []byte
-		err := tx.QueryRowContext(ctx,
-			`SELECT act_id, version, build_number, data, internal FROM builds WHERE id = ?`, id).
+		err := c.QueryRow(ctx,
+			`SELECT act_id, version, build_number, data, internal FROM builds WHERE id = ?`+s.forUpdate(""), id).
 			Scan(&actID, &version, &number, &data, &internal)
 		if err != nil {
-			return notFound(err, "Build")
+			return s.notFound(err, "Build")
 		}
 		b, err := codec.DecodeBuild(data, internal)
 		if err != nil {
@@ -128,17 +135,16 @@ func (db *DB) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Buil
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx,
+		if _, err := c.Exec(ctx,
 			`UPDATE builds SET status = ?, started_at = ?, data = ?, internal = ? WHERE id = ?`,
-			string(b.Status), ms(b.StartedAt), data, internal, id); err != nil {
+			string(b.Status), s.t(b.StartedAt), data, internal, id); err != nil {
 			return fmt.Errorf("update build: %w", err)
 		}
 		out = b
-		return nil
+		return s.d.Notify(ctx, tx, id)
 	})
-	if err != nil {
+	if err := s.commit(err, id); err != nil {
 		return nil, err
 	}
-	db.hub.Publish(id)
 	return out, nil
 }

@@ -1,0 +1,305 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/codec"
+)
+
+// activeStatuses are the statuses of runs that have not finished.
+var activeStatuses = func() []any {
+	var s []any
+	for _, st := range troupe.Statuses {
+		if !st.Terminal() {
+			s = append(s, string(st))
+		}
+	}
+	return s
+}()
+
+const runColumns = `data, control, version`
+
+func scanRun(row scanner) (*troupe.Run, error) {
+	var data, control []byte
+	var version int64
+	if err := row.Scan(&data, &control, &version); err != nil {
+		return nil, err
+	}
+	return codec.DecodeRun(data, control, version)
+}
+
+// CreateRun implements troupe.RunStore. Empty ids (the run's and its default
+// storages') are filled in, an empty status becomes READY and a zero
+// StartedAt becomes now; Version starts at 1, and the run takes the next
+// number of the sequence that orders runs started in the same millisecond.
+// A default storage whose id already exists is shared, not created again.
+// The INPUT record is stored under input.Key, or "INPUT" when that is
+// empty. conflict when a run with r.ID exists.
+func (s *Store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Record) error {
+	codec.FillNewRun(r, s.now())
+	data, control, err := codec.EncodeRun(r)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(c conn, tx *sql.Tx) error {
+		// Storages first, then the run: every transaction locks storages
+		// before run counters, so none waits for another in a circle.
+		now := norm(s.now())
+		for _, d := range []struct {
+			kind troupe.StorageKind
+			id   string
+		}{
+			{troupe.KindDataset, r.DefaultDatasetID},
+			{troupe.KindKeyValueStore, r.DefaultKeyValueStoreID},
+			{troupe.KindRequestQueue, r.DefaultRequestQueueID},
+		} {
+			actID, runID := r.ActID, r.ID
+			st := &troupe.Storage{ID: d.id, Kind: d.kind, UserID: r.UserID, CreatedAt: now,
+				ActID: &actID, ActRunID: &runID}
+			if err := s.insertStorage(ctx, c, st, true); err != nil {
+				return err
+			}
+		}
+		res, err := c.Exec(ctx, `INSERT INTO runs (id, act_id, status, started_at, version,
+			default_dataset_id, default_key_value_store_id, default_request_queue_id, data, control, seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+s.dl.NextRunSeq+`) ON CONFLICT (id) DO NOTHING`,
+			r.ID, r.ActID, string(r.Status), s.t(r.StartedAt), r.Version,
+			r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control)
+		if err != nil {
+			return fmt.Errorf("insert run: %w", err)
+		}
+		if affected(res) == 0 {
+			return troupe.Errorf(troupe.ErrConflict, "A run with id %s already exists.", r.ID)
+		}
+		if input != nil {
+			rec := *input
+			if rec.Key == "" {
+				rec.Key = "INPUT"
+			}
+			if err := s.putRecord(ctx, c, now, r.DefaultKeyValueStoreID, &rec); err != nil {
+				return err
+			}
+		}
+		return s.d.Notify(ctx, tx, r.ID)
+	})
+	return s.commit(err, r.ID)
+}
+
+// GetRun implements troupe.RunStore.
+func (s *Store) GetRun(ctx context.Context, id string) (*troupe.Run, error) {
+	r, err := scanRun(s.reader().QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	return r, s.notFound(err, "Run")
+}
+
+// RunVersion implements troupe.RunStore.
+func (s *Store) RunVersion(ctx context.Context, id string) (int64, error) {
+	var v int64
+	err := s.reader().QueryRow(ctx, `SELECT version FROM runs WHERE id = ?`, id).Scan(&v)
+	return v, s.notFound(err, "Run")
+}
+
+// ListRuns implements troupe.RunStore: runs ordered by startedAt, then by
+// creation order (seq), the page f asks for and the number of runs that
+// match f.
+//
+// The total comes from per-(actor, status) counters unless f has a time
+// range, in which case the matching index range is counted.
+func (s *Store) ListRuns(ctx context.Context, f troupe.RunFilter) ([]*troupe.Run, int, error) {
+	offset, limit := page(f.ListOptions)
+	var where []string
+	var args []any
+	if f.ActorID != "" {
+		where = append(where, "act_id = ?")
+		args = append(args, f.ActorID)
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN ("+marks(len(f.Statuses))+")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	timed := false
+	if f.StartedAfter != nil {
+		where = append(where, "started_at >= ?")
+		args = append(args, s.t(time.UnixMilli(ceilMS(*f.StartedAfter))))
+		timed = true
+	}
+	if f.StartedBefore != nil {
+		where = append(where, "started_at <= ?")
+		args = append(args, s.t(time.UnixMilli(f.StartedBefore.UnixMilli())))
+		timed = true
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+
+	list := []*troupe.Run{}
+	var total int64
+	err := s.read(ctx, func(c conn) error {
+		countQuery := `SELECT COUNT(*) FROM runs` + cond
+		if !timed {
+			countQuery = `SELECT COALESCE(SUM(n), 0) FROM run_counts` + cond
+		}
+		if err := c.QueryRow(ctx, countQuery, args...).Scan(&total); err != nil {
+			return fmt.Errorf("count runs: %w", err)
+		}
+		if int64(offset) >= total {
+			return nil
+		}
+		dir := order(f.Desc)
+		rows, err := c.Query(ctx, `SELECT `+runColumns+` FROM runs`+cond+
+			` ORDER BY started_at `+dir+`, seq `+dir+` LIMIT ? OFFSET ?`,
+			append(args, limit, offset)...)
+		if err != nil {
+			return fmt.Errorf("list runs: %w", err)
+		}
+		list, err = scanRuns(rows)
+		return err
+	})
+	if err != nil {
+		if s.badText(err) { // an actor id no run can have
+			return []*troupe.Run{}, 0, nil
+		}
+		return nil, 0, err
+	}
+	return list, int(total), nil
+}
+
+// ceilMS is t in unix milliseconds, rounded up, so that an inclusive lower
+// bound between two milliseconds does not take in the earlier one.
+func ceilMS(t time.Time) int64 {
+	v := t.UnixMilli()
+	if time.UnixMilli(v).Before(t) {
+		v++
+	}
+	return v
+}
+
+func scanRuns(rows *sql.Rows) ([]*troupe.Run, error) {
+	defer rows.Close()
+	list := []*troupe.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, r)
+	}
+	return list, rows.Err()
+}
+
+// LastRun implements troupe.RunStore: of runs started in the same
+// millisecond, the one created last.
+func (s *Store) LastRun(ctx context.Context, actorID string, status troupe.Status) (*troupe.Run, error) {
+	query := `SELECT ` + runColumns + ` FROM runs WHERE act_id = ?`
+	args := []any{actorID}
+	if status != "" {
+		query += ` AND status = ?`
+		args = append(args, string(status))
+	}
+	query += ` ORDER BY started_at DESC, seq DESC LIMIT 1`
+	r, err := scanRun(s.reader().QueryRow(ctx, query, args...))
+	return r, s.notFound(err, "Run")
+}
+
+// ActiveRuns implements troupe.RunStore, ordered by startedAt.
+func (s *Store) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
+	rows, err := s.reader().Query(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN (`+
+		marks(len(activeStatuses))+`) ORDER BY started_at, seq`, activeStatuses...)
+	if err != nil {
+		return nil, fmt.Errorf("list active runs: %w", err)
+	}
+	return scanRuns(rows)
+}
+
+// UpdateRun implements troupe.RunStore. The run's row is locked while fn
+// runs (where the database locks rows; with a single writer, writes take
+// turns anyway), so concurrent updates from any process take turns, and the
+// write is a compare-and-set on the version read. The run's id and default
+// storages cannot change, and records fn writes through tx are committed
+// with the run or not at all. Watchers of the run are signalled after
+// commit, in every process.
+func (s *Store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
+	var out *troupe.Run
+	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
+		r, err := scanRun(c.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`+s.forUpdate(""), id))
+		if err != nil {
+			return s.notFound(err, "Run")
+		}
+		ds, kvs, rq := r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID
+		prev := r.Version
+		if err := fn(r, &storageTx{s: s, c: c}); err != nil {
+			return err
+		}
+		r.ID, r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID = id, ds, kvs, rq
+		r.Version = prev + 1
+		data, control, err := codec.EncodeRun(r)
+		if err != nil {
+			return err
+		}
+		res, err := c.Exec(ctx, `UPDATE runs SET act_id = ?, status = ?, started_at = ?,
+			version = ?, data = ?, control = ? WHERE id = ? AND version = ?`,
+			r.ActID, string(r.Status), s.t(r.StartedAt), r.Version, data, control, id, prev)
+		if err != nil {
+			return fmt.Errorf("update run: %w", err)
+		}
+		if affected(res) == 0 {
+			return troupe.Errorf(troupe.ErrConflict, "Run %s was changed at the same time; try again.", id)
+		}
+		out = r
+		return s.d.Notify(ctx, tx, id)
+	})
+	if err := s.commit(err, id); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// storageTx is the troupe.StorageTx UpdateRun hands to its mutation.
+type storageTx struct {
+	s *Store
+	c conn
+}
+
+func (t *storageTx) PutRecord(ctx context.Context, storeID string, rec *troupe.Record) error {
+	return t.s.putRecord(ctx, t.c, norm(t.s.now()), storeID, rec)
+}
+
+// DeleteRun implements troupe.RunStore. It deletes the run, its log and
+// those of its default storages that no other run has as a default storage
+// and that are still unnamed (a storage that was given a name is kept, as
+// named storages are). Watchers of the run are signalled after commit.
+func (s *Store) DeleteRun(ctx context.Context, id string) error {
+	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
+		var ids [3]string
+		err := c.QueryRow(ctx, `SELECT default_dataset_id, default_key_value_store_id,
+			default_request_queue_id FROM runs WHERE id = ?`+s.forUpdate(""), id).Scan(&ids[0], &ids[1], &ids[2])
+		if err != nil {
+			return s.notFound(err, "Run")
+		}
+		for _, sid := range ids {
+			if _, err := c.Exec(ctx,
+				`UPDATE storages SET run_refs = run_refs - 1 WHERE id = ?`, sid); err != nil {
+				return fmt.Errorf("release run storage: %w", err)
+			}
+			if _, err := c.Exec(ctx,
+				`DELETE FROM storages WHERE id = ? AND run_refs <= 0 AND name IS NULL`, sid); err != nil {
+				return fmt.Errorf("delete run storage: %w", err)
+			}
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM runs WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("delete run: %w", err)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM logs WHERE job_id = ?`, id); err != nil {
+			return fmt.Errorf("delete run log: %w", err)
+		}
+		return s.d.Notify(ctx, tx, id)
+	})
+	return s.commit(err, id)
+}
