@@ -60,7 +60,12 @@ type Process interface {
 // Executor starts run processes.
 type Executor interface {
 	// Start starts a process for spec. The process keeps running when ctx
-	// ends; stop it with Kill.
+	// ends; stop it with Kill. The message of an *Error it returns is shown
+	// to the run's user (status message and log), so it names no server
+	// path or secret. Other errors go to the server's log; the user learns
+	// only whether the program was missing (exec.ErrNotFound,
+	// fs.ErrNotExist), not executable (fs.ErrPermission, ENOEXEC) or the
+	// server failed.
 	Start(ctx context.Context, spec *ExecSpec) (Process, error)
 	// KillOrphan kills a process group left by an earlier server instance, if
 	// that exact process (pid and start time) still exists.
