@@ -92,18 +92,22 @@ func TestStartFailure(t *testing.T) {
 		wantEnd(t, r, troupe.StatusFailed, nil, want)
 		b.wantLog(r.ID, want)
 	})
-	// The real executor's error for a missing program is worded the same.
-	t.Run("RealExecutor", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		b.actor, b.build = b.newActor("missing", "troupe-no-such-program", "main.js")
-		c := b.newController("a", b.store, process.New(process.Options{}))
-		must(t, c.Start(t.Context()))
-		t.Cleanup(func() { c.Stop(true) })
-		r := b.createRun(c)
-		r = b.waitStatus(r.ID, troupe.StatusFailed)
-		want := prefix + `the program "troupe-no-such-program" of the build's start command was not found.`
-		wantEnd(t, r, troupe.StatusFailed, nil, want)
-		b.wantLog(r.ID, want)
-	})
+	// The real executor's errors are worded the same.
+	for _, tc := range []struct{ name, program, want string }{
+		{"RealExecutorNotFound", "troupe-no-such-program", `the program "troupe-no-such-program" of the build's start command was not found.`},
+		{"RealExecutorNotExecutable", "./main.js", `the program "./main.js" of the build's start command may not be executed (permission denied).`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.actor, b.build = b.newActor("real", tc.program)
+			c := b.newController("a", b.store, process.New(process.Options{}))
+			must(t, c.Start(t.Context()))
+			t.Cleanup(func() { c.Stop(true) })
+			r := b.createRun(c)
+			r = b.waitStatus(r.ID, troupe.StatusFailed)
+			wantEnd(t, r, troupe.StatusFailed, nil, prefix+tc.want)
+			b.wantLog(r.ID, prefix+tc.want)
+		})
+	}
 }
