@@ -84,39 +84,6 @@ func TestCollectSource(t *testing.T) {
 	}
 }
 
-func TestIgnoreRules(t *testing.T) {
-	t.Parallel()
-	git := parseIgnore("*.tmp\n/top.txt\nlogs/\na/**/z\n\\#hash\n  \n", false)
-	docker := parseIgnore("  /top2.txt  \n**/*.bak\n*\n!src\n", true)
-	for _, tc := range []struct {
-		rules []ignoreRule
-		path  string
-		dir   bool
-		want  bool
-	}{
-		{git, "x.tmp", false, true},
-		{git, "deep/er/x.tmp", false, true},
-		{git, "top.txt", false, true},
-		{git, "sub/top.txt", false, false},
-		{git, "logs", true, true},
-		{git, "logs", false, false},
-		{git, "sub/logs", true, true},
-		{git, "a/z", false, true},
-		{git, "a/b/c/z", false, true},
-		{git, "b/a/z", false, false},
-		{git, "#hash", false, true},
-		{docker, "top2.txt", false, true},
-		{docker, "x/y.bak", false, true},
-		{docker, "anything", false, true},
-		{docker, "src", true, false},
-		{docker, "src/main.js", false, false},
-	} {
-		if got := ignored(tc.rules, tc.path, tc.dir); got != tc.want {
-			t.Errorf("ignored(%q, dir=%v) = %v, want %v", tc.path, tc.dir, got, tc.want)
-		}
-	}
-}
-
 // pushAPI is a fake API for push: no actor "hello" yet, no version, and a
 // build that ends with status end.
 func pushAPI(t *testing.T, end troupe.Status) *fakeAPI {

@@ -1,4 +1,4 @@
-package builder
+package actorproject
 
 import (
 	"bufio"
@@ -6,19 +6,20 @@ import (
 	"strings"
 )
 
-// dockerfile is what troupe takes from an actor's Dockerfile: the start
-// command (ENTRYPOINT + CMD, in exec or shell form) and ENV variables.
-type dockerfile struct {
+// Dockerfile is what troupe takes from an actor's Dockerfile: the start
+// command (ENTRYPOINT + CMD, in exec or shell form) and ENV variables (name,
+// value), of the last stage.
+type Dockerfile struct {
 	Entrypoint []string
 	Cmd        []string
 	Env        [][2]string
 }
 
-// parseDockerfile reads the instructions troupe honours. Line continuations
+// ParseDockerfile reads the instructions troupe honours. Line continuations
 // and comments are handled; other instructions are ignored (a local build
 // has no image to FROM, COPY into or RUN in).
-func parseDockerfile(src string) dockerfile {
-	var d dockerfile
+func ParseDockerfile(src string) Dockerfile {
+	var d Dockerfile
 	for _, ins := range instructions(src) {
 		word, rest, _ := strings.Cut(ins, " ")
 		rest = strings.TrimSpace(rest)
@@ -32,14 +33,14 @@ func parseDockerfile(src string) dockerfile {
 			d.Env = append(d.Env, envPairs(rest)...)
 		case "FROM":
 			// A new stage starts afresh.
-			d = dockerfile{Env: nil}
+			d = Dockerfile{}
 		}
 	}
 	return d
 }
 
 // Command returns the argv the Dockerfile starts, or nil.
-func (d dockerfile) Command() []string {
+func (d Dockerfile) Command() []string {
 	if len(d.Entrypoint) == 0 && len(d.Cmd) == 0 {
 		return nil
 	}

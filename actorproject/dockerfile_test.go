@@ -1,8 +1,10 @@
-package builder
+package actorproject_test
 
 import (
 	"slices"
 	"testing"
+
+	"github.com/troupehq/troupe/actorproject"
 )
 
 func TestParseDockerfile(t *testing.T) {
@@ -22,7 +24,7 @@ func TestParseDockerfile(t *testing.T) {
 		{"None", "FROM node\nRUN npm i", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := parseDockerfile(tc.src).Command(); !slices.Equal(got, tc.want) {
+			if got := actorproject.ParseDockerfile(tc.src).Command(); !slices.Equal(got, tc.want) {
 				t.Errorf("command %q, want %q", got, tc.want)
 			}
 		})
@@ -31,7 +33,7 @@ func TestParseDockerfile(t *testing.T) {
 
 func TestParseDockerfileEnv(t *testing.T) {
 	t.Parallel()
-	d := parseDockerfile("ENV A=1 B=\"two words\"\nENV LEGACY some value\n")
+	d := actorproject.ParseDockerfile("ENV A=1 B=\"two words\"\nENV LEGACY some value\n")
 	want := [][2]string{{"A", "1"}, {"B", "two words"}, {"LEGACY", "some value"}}
 	if !slices.Equal(d.Env, want) {
 		t.Errorf("env %q, want %q", d.Env, want)
