@@ -8,8 +8,13 @@ type ExecSpec struct {
 	Generation int
 	// Command is the argv to run; Command[0] is looked up in PATH.
 	Command []string
-	// Dir is the folder the process starts in (the build's files).
+	// Dir is the folder the process starts in: the run's own working
+	// folder, whose entries may link into BuildDir. A sandboxed executor
+	// makes it writable by the process.
 	Dir string
+	// BuildDir holds the build's files. A sandboxed executor shows it to
+	// the process read-only, and nothing else of the server's data.
+	BuildDir string
 	// Env is the whole environment of the process ("KEY=value").
 	Env []string
 	// MemoryMbytes is the memory limit; 0 means none.

@@ -42,6 +42,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		Generation:   gen,
 		Command:      build.Command,
 		Dir:          dir,
+		BuildDir:     build.Dir,
 		Env:          r.env(run, actor, build, dir, port),
 		MemoryMbytes: run.Options.MemoryMbytes,
 		Output:       r.sink.line,

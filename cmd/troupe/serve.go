@@ -23,6 +23,7 @@ import (
 	"github.com/troupehq/troupe/events"
 	"github.com/troupehq/troupe/examples"
 	"github.com/troupehq/troupe/executor/process"
+	"github.com/troupehq/troupe/internal/bwrap"
 )
 
 type serveOptions struct {
@@ -39,6 +40,7 @@ type serveOptions struct {
 	leaseTTL     time.Duration
 	buildTimeout time.Duration
 	buildConc    int
+	sandbox      string
 }
 
 func newServeCmd() *cobra.Command {
@@ -68,6 +70,7 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 10*time.Second, "how long a replica may miss heartbeats before the others take over its runs")
 	f.DurationVar(&o.buildTimeout, "build-timeout", builder.DefaultTimeout, "how long a build may take when its request sets no timeout")
 	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
+	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run: bwrap (bubblewrap), or none to run actors as the server's own user with its view of the machine (unsafe)")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -90,6 +93,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := privateDir(o.dataDir); err != nil {
 		return fmt.Errorf("data folder: %w", err)
+	}
+	execOpts, err := executorOptions(o, logger)
+	if err != nil {
+		return err
 	}
 	token, err := adminToken(o.dataDir)
 	if err != nil {
@@ -135,7 +142,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	defer hub.Close()
 	ctrl = controller.New(controller.Config{
 		Store:          db,
-		Executor:       process.New(process.Options{Logger: logger}),
+		Executor:       process.New(execOpts),
 		Events:         hub,
 		PublicURL:      publicURL,
 		RunTokenSecret: secret,
@@ -193,6 +200,38 @@ func runServe(ctx context.Context, o serveOptions) error {
 	ctrl.Stop(true)
 	bld.Stop()
 	return nil
+}
+
+// executorOptions configures the run executor for --sandbox: bubblewrap
+// hiding the data folder (and a SQLite file kept elsewhere), or no sandbox
+// with a warning here and in every run's log.
+func executorOptions(o serveOptions, logger *slog.Logger) (process.Options, error) {
+	opts := process.Options{Logger: logger}
+	switch o.sandbox {
+	case "bwrap":
+		bin, err := bwrap.Find()
+		if err != nil {
+			return opts, fmt.Errorf("%w\nrefusing to run actors without a sandbox; start with --sandbox none to do so anyway (unsafe: every actor can then read troupe's data and secrets)", err)
+		}
+		data, err := filepath.Abs(o.dataDir)
+		if err != nil {
+			return opts, err
+		}
+		hide := []string{data}
+		if file, ok := strings.CutPrefix(o.store, "sqlite:"); ok {
+			if abs, err := filepath.Abs(file); err == nil {
+				hide = append(hide, filepath.Dir(abs))
+			}
+		}
+		opts.Sandbox = &process.Sandbox{Bwrap: bin, Hide: hide}
+		logger.Info("runs are sandboxed with bubblewrap", "bwrap", bin)
+	case "none":
+		opts.WarnNoSandbox = true
+		fmt.Fprintln(os.Stderr, "troupe: WARNING: --sandbox none: runs are NOT sandboxed. Every actor runs as this server's user, sees the whole machine and can read troupe's database, token and secrets. Use it only for actors you trust.")
+	default:
+		return opts, fmt.Errorf("--sandbox: %q is not bwrap or none", o.sandbox)
+	}
+	return opts, nil
 }
 
 // adminToken returns TROUPE_TOKEN, or the token kept in the data folder

@@ -84,15 +84,22 @@ func ownCgroup() (string, error) {
 	return "", errors.New("no cgroup v2 entry in /proc/self/cgroup")
 }
 
+// enableMemory enables the memory controller for root's children, and the
+// pids controller too when it can.
 func enableMemory(root string) error {
 	sub, err := os.ReadFile(filepath.Join(root, "cgroup.subtree_control"))
 	if err != nil {
 		return err
 	}
-	if hasWord(sub, "memory") {
-		return nil
+	if !hasWord(sub, "memory") {
+		if err := os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory"), 0); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory"), 0)
+	if !hasWord(sub, "pids") {
+		_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+pids"), 0)
+	}
+	return nil
 }
 
 // moveSelfToLeaf moves the server into root/troupe-server when it is the
@@ -131,8 +138,9 @@ type cgroup struct {
 }
 
 // newCgroup creates dir with memory.max set to limit bytes (0: no limit),
-// no swap, and the OOM killer set to kill the whole cgroup at once.
-func newCgroup(dir string, limit int64) (*cgroup, error) {
+// no swap, the OOM killer set to kill the whole cgroup at once, and
+// pids.max set to maxProcs where the pids controller is on (0: no limit).
+func newCgroup(dir string, limit int64, maxProcs int) (*cgroup, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -150,6 +158,11 @@ func newCgroup(dir string, limit int64) (*cgroup, error) {
 		_ = cg.write("memory.swap.max", "0")
 	}
 	_ = cg.write("memory.oom.group", "1")
+	if maxProcs > 0 {
+		// Missing unless the pids controller is enabled for the root's
+		// children; RLIMIT_NPROC still bounds sandboxed processes.
+		_ = cg.write("pids.max", strconv.Itoa(maxProcs))
+	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return fail(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/bwrap"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +28,8 @@ type Process struct {
 	cg        *cgroup // nil when sampling
 	outR      *os.File
 	errR      *os.File
+	uid       int  // sandbox user id to release, 0 for none
+	sandboxed bool // runs in a bubblewrap sandbox
 
 	outMu  sync.Mutex // serialises calls of output
 	output func(string)
@@ -35,8 +38,9 @@ type Process struct {
 	done    chan struct{}
 
 	mu           sync.Mutex
-	leaderExited bool // the main process exited (it may not be reaped yet)
-	oom          bool // killed by the sampler for using too much memory
+	leaderExited bool       // the main process exited (it may not be reaped yet)
+	oom          bool       // killed by the sampler for using too much memory
+	sandbox      bwrap.Info // zero until bwrap reports
 	exit         troupe.ExitStatus
 	stats        troupe.ProcessStats
 	lastAt       time.Time     // time of the last sample
@@ -145,10 +149,18 @@ func (p *Process) wait() {
 
 	p.finish(exitedAt)
 	p.e.unregister(p)
+	if p.uid > 0 {
+		p.e.releaseUID(p.uid)
+	}
 	close(p.done)
 }
 
 // finish records the exit status and a final sample, and removes the cgroup.
+//
+// The peak memory comes from the samples (and the cgroup's memory.peak),
+// never from the rusage's ru_maxrss: the kernel starts that figure at the
+// peak of the memory the child shared with the server until its exec,
+// which is the server's own peak.
 func (p *Process) finish(exitedAt time.Time) {
 	var (
 		cpu     time.Duration
@@ -159,7 +171,6 @@ func (p *Process) finish(exitedAt time.Time) {
 	if state != nil {
 		if ru, ok := state.SysUsage().(*syscall.Rusage); ok && ru != nil {
 			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			peakMem = ru.Maxrss << 10 // KiB
 		}
 	}
 	if p.cg != nil {

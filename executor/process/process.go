@@ -10,6 +10,25 @@
 // forgotten background child can neither outlive the run nor hold its output
 // open.
 //
+// # Sandbox
+//
+// With Options.Sandbox (what `troupe serve` uses unless told --sandbox
+// none) every process starts inside bubblewrap (package internal/bwrap):
+// its own PID namespace, so that the whole process tree dies with it and
+// neither setsid nor setpgid escapes; its own mount namespace showing the
+// system directories read-only, ExecSpec.BuildDir read-only, ExecSpec.Dir
+// writable, a private /tmp and /dev/shm (each capped at the memory limit)
+// and nothing of Sandbox.Hide; a fresh /proc, so the server's processes and
+// their environments are invisible; no capabilities and no new privileges.
+// When the server runs as root each live process gets its own user id
+// (Sandbox.UIDBase onwards), which owns ExecSpec.Dir, and RLIMIT_NPROC of
+// Sandbox.MaxProcs (default 2048) bounds its processes and threads. The
+// network is the server's, so runs reach the internet and troupe's API on
+// loopback. Process.PID is then bwrap's pid.
+//
+// Without a sandbox, Options.WarnNoSandbox puts [NoSandboxWarning] first in
+// every process's output.
+//
 // # Memory limit
 //
 // ExecSpec.MemoryMbytes is enforced in one of two ways, chosen once by [New]
@@ -27,10 +46,13 @@
 //     first, as cgroup v2 requires.
 //   - sampling, everywhere else (cgroup v1 hosts, no delegation): every
 //     SampleInterval (at most 1 s) the executor sums the resident set size of
-//     every process in the group (from /proc/<pid>/stat) and SIGKILLs the
-//     group when the sum exceeds the limit, reporting OutOfMemory. A process
-//     can overshoot the limit between two samples, and the RSS of memory
-//     shared between processes of the group is counted once per process.
+//     every process of the sandbox's PID namespace (read through the
+//     sandbox's own /proc, which also lists namespaces nested in it) plus
+//     what its /tmp and /dev/shm hold, or without a sandbox of every process
+//     in the group (from /proc/<pid>/stat), and SIGKILLs them all when the
+//     sum exceeds the limit, reporting OutOfMemory. A process can overshoot
+//     the limit between two samples, and the RSS of memory shared between
+//     processes is counted once per process.
 //
 // RLIMIT_AS is deliberately not used: it limits virtual address space, and
 // runtimes such as Node.js reserve far more of it than they ever touch, so
@@ -42,8 +64,10 @@
 // so that short runs have figures. With cgroups they come from the cgroup
 // (memory.current, cpu.stat); otherwise memory is the summed RSS of the
 // group and CPU is the summed utime+stime (plus reaped children) of the
-// group's processes. When the process exits, its rusage (and memory.peak)
-// fill in a final sample.
+// group's processes. In a sandbox, a first sample is taken before the
+// program starts, so that short runs have figures. When the process exits, its
+// rusage's CPU time (and memory.peak) fill in a final sample; its
+// ru_maxrss is not used, as it starts at the server's own peak.
 package process
 
 import (
@@ -63,6 +87,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/bwrap"
 )
 
 var _ troupe.Executor = (*Executor)(nil)
@@ -83,6 +108,11 @@ type Options struct {
 	CgroupRoot string
 	// NoCgroup turns cgroups off: memory is then enforced by sampling.
 	NoCgroup bool
+	// Sandbox, when set, starts every process in a bubblewrap sandbox.
+	Sandbox *Sandbox
+	// WarnNoSandbox, without Sandbox, makes NoSandboxWarning the first
+	// line of every process's output.
+	WarnNoSandbox bool
 }
 
 // Executor starts local processes. It is safe for concurrent use.
@@ -92,6 +122,11 @@ type Executor struct {
 	waitDelay  time.Duration
 	cgroupRoot string // "" when memory is enforced by sampling
 	seq        atomic.Uint64
+	sandbox    *Sandbox // nil: no sandbox
+	warn       bool
+
+	uidNext int
+	uidUsed map[int]bool
 
 	mu       sync.Mutex
 	live     map[*Process]struct{}
@@ -121,6 +156,21 @@ func New(opts Options) *Executor {
 	if e.waitDelay <= 0 {
 		e.waitDelay = 2 * time.Second
 	}
+	if opts.Sandbox != nil {
+		sb := *opts.Sandbox
+		if sb.UIDBase <= 0 {
+			sb.UIDBase = DefaultUIDBase
+		}
+		if sb.UIDs <= 0 {
+			sb.UIDs = DefaultUIDs
+		}
+		if sb.MaxProcs <= 0 {
+			sb.MaxProcs = DefaultMaxProcs
+		}
+		e.sandbox = &sb
+		e.uidUsed = make(map[int]bool)
+	}
+	e.warn = opts.WarnNoSandbox && e.sandbox == nil
 	if !opts.NoCgroup {
 		root, err := setupCgroupRoot(opts.CgroupRoot)
 		if err != nil {
@@ -132,6 +182,14 @@ func New(opts Options) *Executor {
 		}
 	}
 	return e
+}
+
+// maxProcs is the pids limit of one process's sandbox, 0 for none.
+func (e *Executor) maxProcs() int {
+	if e.sandbox == nil {
+		return 0
+	}
+	return e.sandbox.MaxProcs
 }
 
 // MemoryEnforcement names how memory limits are enforced: "cgroup-v2" or
@@ -163,7 +221,7 @@ func (e *Executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 	var cg *cgroup
 	if e.cgroupRoot != "" {
 		name := fmt.Sprintf("%s%d-%d-%s-%d", cgroupPrefix, os.Getpid(), e.seq.Add(1), safeName(spec.RunID), spec.Generation)
-		cg, err = newCgroup(filepath.Join(e.cgroupRoot, name), limit)
+		cg, err = newCgroup(filepath.Join(e.cgroupRoot, name), limit, e.maxProcs())
 		if err != nil {
 			e.log.Warn("process executor: no cgroup for process, sampling instead", "run", spec.RunID, "err", err)
 			cg = nil
@@ -184,7 +242,6 @@ func (e *Executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 		}
 		return nil, fmt.Errorf("start process: %w", err)
 	}
-	p.limit = limit
 	e.register(p)
 	go p.wait()
 	return p, nil
@@ -196,42 +253,77 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 	if env == nil {
 		env = []string{} // a nil Env would inherit the server's environment
 	}
+	var (
+		cmd *exec.Cmd
+		bc  *bwrap.Cmd
+		uid int
+	)
+	if e.sandbox != nil {
+		if os.Geteuid() == 0 {
+			var err error
+			if uid, err = e.allocUID(); err != nil {
+				return nil, err
+			}
+			if spec.Dir != "" {
+				if err := os.Chown(spec.Dir, uid, uid); err != nil {
+					e.releaseUID(uid)
+					return nil, err
+				}
+			}
+		}
+		var err error
+		bc, err = e.sandboxCommand(path, &sandboxSpec{
+			dir: spec.Dir, buildDir: spec.BuildDir, env: env, args: spec.Command[1:],
+			limit: int64(spec.MemoryMbytes) << 20, uid: uid,
+		})
+		if err != nil {
+			e.releaseUID(uid)
+			return nil, err
+		}
+		cmd = bc.Cmd
+	} else {
+		cmd = &exec.Cmd{Path: path, Args: slices.Clone(spec.Command), Dir: spec.Dir, Env: env}
+	}
+	release := func() {
+		if uid > 0 {
+			e.releaseUID(uid)
+		}
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
+		release()
 		return nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
+		release()
 		return nil, err
 	}
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   slices.Clone(spec.Command),
-		Dir:    spec.Dir,
-		Env:    env,
-		Stdout: outW,
-		Stderr: errW,
-		// Stdin nil: /dev/null.
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid: true,
-			// Sent when the OS thread that started the child exits. Go
-			// keeps its threads for the life of the process, so in
-			// practice this is the death of the server.
-			Pdeathsig: syscall.SIGKILL,
-		},
+	cmd.Stdout, cmd.Stderr = outW, errW // stdin nil: /dev/null
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// Sent when the OS thread that started the child exits. Go keeps
+		// its threads for the life of the process, so in practice this is
+		// the death of the server.
+		Pdeathsig: syscall.SIGKILL,
 	}
 	if cg != nil {
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(cg.fd.Fd())
 	}
-	err = cmd.Start()
+	if bc != nil {
+		err = bc.Start()
+	} else {
+		err = cmd.Start()
+	}
 	outW.Close()
 	errW.Close()
 	if err != nil {
 		outR.Close()
 		errR.Close()
+		release()
 		return nil, err
 	}
 	pid := cmd.Process.Pid
@@ -253,8 +345,17 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 		output:    spec.Output,
 		done:      make(chan struct{}),
 		drained:   make(chan struct{}),
+		uid:       uid,
+		sandboxed: bc != nil,
+		limit:     int64(spec.MemoryMbytes) << 20,
 	}
 	p.lastAt = p.started
+	if e.warn {
+		p.emit([]byte(NoSandboxWarning))
+	}
+	if bc != nil {
+		go p.watchSandbox(bc)
+	}
 	var readers sync.WaitGroup
 	for _, f := range []*os.File{outR, errR} {
 		readers.Go(func() { readLines(f, MaxLineBytes, p.emit) })

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,18 +18,40 @@ import (
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/executor/executortest"
 	"github.com/troupehq/troupe/executor/process"
+	"github.com/troupehq/troupe/internal/bwrap"
 	"golang.org/x/sys/unix"
 )
 
 // newExecutor samples fast, and waits long for output to drain so that a
 // test passing because of the drain timeout rather than the group kill
 // would show up as slow.
+// The executor is sandboxed with bubblewrap, as `troupe serve` runs it by
+// default; newPlainExecutor is the one of `troupe serve --sandbox none`.
 func newExecutor(t *testing.T, noCgroup bool) *process.Executor {
+	t.Helper()
+	return process.New(process.Options{
+		SampleInterval: 100 * time.Millisecond,
+		WaitDelay:      time.Minute,
+		NoCgroup:       noCgroup,
+		Sandbox:        &process.Sandbox{Bwrap: findBwrap(t)},
+	})
+}
+
+func newPlainExecutor(noCgroup bool) *process.Executor {
 	return process.New(process.Options{
 		SampleInterval: 100 * time.Millisecond,
 		WaitDelay:      time.Minute,
 		NoCgroup:       noCgroup,
 	})
+}
+
+func findBwrap(t *testing.T) string {
+	t.Helper()
+	path, err := bwrap.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestMain(m *testing.M) {
@@ -52,6 +75,16 @@ func TestExecutorSampling(t *testing.T) {
 		t.Fatalf("MemoryEnforcement() = %q, want sampling", got)
 	}
 	executortest.Run(t, func(t *testing.T) troupe.Executor { return newExecutor(t, true) })
+}
+
+func TestExecutorNoSandbox(t *testing.T) {
+	t.Parallel()
+	executortest.Run(t, func(t *testing.T) troupe.Executor { return newPlainExecutor(false) })
+}
+
+func TestExecutorNoSandboxSampling(t *testing.T) {
+	t.Parallel()
+	executortest.Run(t, func(t *testing.T) troupe.Executor { return newPlainExecutor(true) })
 }
 
 func TestStartMissingCommand(t *testing.T) {
@@ -114,7 +147,8 @@ func TestKillReachesGrandchild(t *testing.T) {
 	t.Parallel()
 	out := executortest.NewOutput(t, "")
 	ready := make(chan string, 1)
-	p, err := newExecutor(t, false).Start(t.Context(), &troupe.ExecSpec{
+	// Without a sandbox: pids printed inside one are its namespace's.
+	p, err := newPlainExecutor(false).Start(t.Context(), &troupe.ExecSpec{
 		Command: []string{"sh", "-c", `sleep 100 & echo $!; sleep 100`}, Dir: t.TempDir(), Env: executortest.Env,
 		Output: func(line string) { out.Func(line); ready <- line },
 	})
@@ -135,10 +169,104 @@ func TestKillReachesGrandchild(t *testing.T) {
 
 func TestShortRunHasStats(t *testing.T) {
 	t.Parallel()
+	// Without a sandbox a run this short may end before its first sample.
 	p := executortest.Start(t, newExecutor(t, false), `i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done`, nil, 0)
 	executortest.WaitDone(t, p, executortest.DoneTimeout)
-	if st := p.Stats(); st.MemMaxBytes == 0 || st.MemAvgBytes == 0 || st.CPUAvgUsage == 0 {
-		t.Errorf("Stats() = %+v; want memory and CPU figures", st)
+	if st := p.Stats(); st.MemMaxBytes == 0 || st.MemAvgBytes == 0 || st.CPUAvgUsage == 0 || st.MemMaxBytes > 50<<20 {
+		t.Errorf("Stats() = %+v; want memory (a few MB) and CPU figures", st)
+	}
+}
+
+// TestMemMaxIsTheProcesssOwn checks that a process that does nothing does
+// not report the server's peak memory (which a child inherits in its
+// rusage's ru_maxrss).
+func TestMemMaxIsTheProcesssOwn(t *testing.T) {
+	const serverPeak = 300 << 20
+	ballast := make([]byte, serverPeak)
+	for i := 0; i < len(ballast); i += 4096 {
+		ballast[i] = 1
+	}
+	for name, ex := range map[string]*process.Executor{"sandbox": newExecutor(t, false), "none": newPlainExecutor(false)} {
+		t.Run(name, func(t *testing.T) {
+			p := executortest.Start(t, ex, `true`, nil, 0)
+			executortest.WaitDone(t, p, executortest.DoneTimeout)
+			if st := p.Stats(); st.MemMaxBytes > 50<<20 {
+				t.Errorf("MemMaxBytes of true = %d MB, want the few MB of its own (the server peaked over %d MB)",
+					st.MemMaxBytes>>20, serverPeak>>20)
+			}
+		})
+	}
+	runtime.KeepAlive(ballast)
+}
+
+// marker returns an argument unique to this test run, to find processes by.
+func marker() string {
+	return strconv.Itoa(1_000_000 + int(time.Now().UnixNano()%8_000_000))
+}
+
+// alive lists host processes whose command line contains arg.
+func alive(arg string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(b, []byte(arg)) && !bytes.Contains(b, []byte("-test.")) {
+			found = append(found, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return found
+}
+
+func TestSandboxSetsidChildDiesWithProcess(t *testing.T) {
+	t.Parallel()
+	m := marker()
+	out := executortest.NewOutput(t, "started")
+	p := executortest.Start(t, newExecutor(t, false), `setsid sleep `+m+` & echo started`, out, 0)
+	executortest.WaitSeen(t, out, executortest.DoneTimeout)
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	deadline := time.Now().Add(executortest.DoneTimeout)
+	for len(alive("sleep\x00"+m)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the setsid child outlived its process: %q", alive("sleep\x00"+m))
+		}
+		time.Sleep(20 * time.Millisecond) // SIGKILL takes effect asynchronously; nothing to wait on
+	}
+}
+
+func TestSandboxSetsidChildCountsForMemory(t *testing.T) {
+	t.Parallel()
+	p := executortest.Start(t, newExecutor(t, true),
+		`setsid sh -c 'x=$(head -c 400000000 /dev/zero | tr "\0" a); sleep 100' & sleep 100`, nil, 128)
+	st := executortest.WaitDone(t, p, 30*time.Second)
+	if !st.OutOfMemory {
+		t.Errorf("Exit() = %+v, want OutOfMemory", st)
+	}
+}
+
+func TestSandboxBoundsProcesses(t *testing.T) {
+	t.Parallel()
+	ex := process.New(process.Options{Sandbox: &process.Sandbox{Bwrap: findBwrap(t), MaxProcs: 40}})
+	out := executortest.NewOutput(t, "")
+	p := executortest.Start(t, ex, `n=0; while [ $n -lt 1000 ] && (sleep 100 &) 2>/dev/null; do n=$((n+1)); done; echo forked=$n`, out, 0)
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	var n int
+	lines := out.Lines()
+	if len(lines) == 0 {
+		t.Fatal("no output")
+	}
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "forked=%d", &n); err != nil || n == 0 || n >= 40 {
+		t.Errorf("output %q: want 0 < forked < 40", lines)
+	}
+}
+
+func TestNoSandboxWarning(t *testing.T) {
+	t.Parallel()
+	ex := process.New(process.Options{WarnNoSandbox: true})
+	out := executortest.NewOutput(t, "")
+	p := executortest.Start(t, ex, `echo hello`, out, 0)
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	if got := out.Lines(); len(got) != 2 || got[0] != process.NoSandboxWarning || got[1] != "hello" {
+		t.Errorf("output = %q, want the warning first", got)
 	}
 }
 

@@ -18,6 +18,11 @@ func (e *Executor) register(p *Process) {
 		go e.sampleLoop()
 	}
 	e.mu.Unlock()
+	e.kickSampler()
+}
+
+// kickSampler asks for a sample shortly.
+func (e *Executor) kickSampler() {
 	select {
 	case e.kick <- struct{}{}:
 	default:
@@ -68,7 +73,7 @@ func (e *Executor) sampleAll() bool {
 
 	groups := make(map[int]*groupUsage)
 	for _, p := range procs {
-		if p.cg == nil {
+		if p.cg == nil && !p.sandboxed {
 			groups[p.pid] = &groupUsage{}
 		}
 	}
@@ -83,6 +88,18 @@ func (e *Executor) sampleAll() bool {
 			mem, cpu, err := p.cg.usage()
 			if err == nil {
 				p.record(now, mem, cpu)
+			}
+			continue
+		}
+		if p.sandboxed {
+			p.mu.Lock()
+			info := p.sandbox
+			p.mu.Unlock()
+			if info.ChildPID == 0 {
+				continue // bwrap has not reported yet
+			}
+			if u, err := nsUsage(info.ChildPID, info.PIDNamespace, false); err == nil && u.procs > 0 {
+				p.record(now, u.rss, u.cpu)
 			}
 			continue
 		}

@@ -67,6 +67,21 @@ type Sandbox struct {
 	// MaxProcs is RLIMIT_NPROC for UID (processes and threads of that user
 	// on the whole host) when the caller is root; 0 means no limit.
 	MaxProcs int
+	// Hold makes the sandbox wait, once made, until [Cmd.Release] before it
+	// starts the program (to inspect it first).
+	Hold bool
+}
+
+// lookupEnv returns the value of key in env ("KEY=value" entries; the last
+// one wins, as in exec.Cmd).
+func lookupEnv(env []string, key string) (string, bool) {
+	val, found := "", false
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			val, found = v, true
+		}
+	}
+	return val, found
 }
 
 // underSystemDir reports whether p is inside one of SystemDirs.
@@ -114,19 +129,32 @@ func Find() (string, error) {
 // exec.Cmd (output, SysProcAttr) and call [Cmd.Start], not Cmd.Cmd.Start.
 type Cmd struct {
 	*exec.Cmd
-	infoR, infoW *os.File
+	infoR, infoW   *os.File
+	blockR, blockW *os.File // nil unless Hold
 }
 
 // Command returns the command that runs argv in the sandbox. argv[0] is
 // looked up in the PATH of Env inside the sandbox unless it holds a slash.
 func (s *Sandbox) Command(argv []string) (*Cmd, error) {
-	args, err := s.Args(argv, 3)
+	blockFD := -1
+	if s.Hold {
+		blockFD = 4
+	}
+	args, err := s.args(argv, 3, blockFD)
 	if err != nil {
 		return nil, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
+	}
+	c := &Cmd{infoR: r, infoW: w}
+	if s.Hold {
+		if c.blockR, c.blockW, err = os.Pipe(); err != nil {
+			r.Close()
+			w.Close()
+			return nil, err
+		}
 	}
 	env := s.Env
 	if env == nil {
@@ -135,23 +163,42 @@ func (s *Sandbox) Command(argv []string) (*Cmd, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = slices.Clone(env)
 	cmd.ExtraFiles = []*os.File{w} // fd 3
-	return &Cmd{Cmd: cmd, infoR: r, infoW: w}, nil
+	if s.Hold {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, c.blockR) // fd 4
+	}
+	c.Cmd = cmd
+	return c, nil
 }
 
-// Start starts bwrap.
+// Start starts bwrap. With Hold, call Release once started.
 func (c *Cmd) Start() error {
 	err := c.Cmd.Start()
 	c.infoW.Close()
+	if c.blockR != nil {
+		c.blockR.Close()
+	}
 	if err != nil {
 		c.infoR.Close()
+		c.Release()
 	}
 	return err
+}
+
+// Release lets a held sandbox start its program. It may be called any
+// number of times, and does nothing without Hold.
+func (c *Cmd) Release() {
+	if c.blockW != nil {
+		_, _ = c.blockW.Write([]byte{1})
+		c.blockW.Close()
+		c.blockW = nil
+	}
 }
 
 // CombinedOutput runs the command and returns its stdout and stderr.
 func (c *Cmd) CombinedOutput() ([]byte, error) {
 	defer c.infoR.Close()
 	defer c.infoW.Close()
+	c.Release()
 	return c.Cmd.CombinedOutput()
 }
 
@@ -173,6 +220,10 @@ func (c *Cmd) Info() (Info, error) {
 // Args returns the whole command line (bwrap first) that runs argv in the
 // sandbox, with bwrap reporting its [Info] on infoFD (-1 for none).
 func (s *Sandbox) Args(argv []string, infoFD int) ([]string, error) {
+	return s.args(argv, infoFD, -1)
+}
+
+func (s *Sandbox) args(argv []string, infoFD, blockFD int) ([]string, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("bwrap: empty command")
 	}
@@ -273,7 +324,16 @@ func (s *Sandbox) Args(argv []string, infoFD int) ([]string, error) {
 	if infoFD >= 0 {
 		a = append(a, "--info-fd", strconv.Itoa(infoFD))
 	}
+	if blockFD >= 0 {
+		a = append(a, "--block-fd", strconv.Itoa(blockFD))
+	}
 	a = append(a, "--")
+	// bwrap sets PWD to the working directory; give the program Env's.
+	if pwd, ok := lookupEnv(s.Env, "PWD"); ok {
+		a = append(a, "/usr/bin/env", "PWD="+pwd, "--")
+	} else {
+		a = append(a, "/usr/bin/env", "-u", "PWD", "--")
+	}
 	if root {
 		if s.MaxProcs > 0 {
 			n := strconv.Itoa(s.MaxProcs)
