@@ -42,16 +42,16 @@ func hostile(t *testing.T, input map[string]any, opts *client.StartOptions) *tro
 	return s.finish(t, s.start(t, "hostile", string(body), opts).ID)
 }
 
-// attempt is what the actor reports of one attempt.
-type attempt struct {
+// tried is what the actor reports of one attempt.
+type tried struct {
 	OK    bool   `json:"ok"`
 	Value string `json:"value"`
 	Error string `json:"error"`
 }
 
-// output returns the run's OUTPUT record decoded into v, failing when the
+// hostileOutput returns the run's OUTPUT record decoded into v, failing when the
 // run did not store one.
-func output(t *testing.T, runID string, v any) {
+func hostileOutput(t *testing.T, runID string, v any) {
 	t.Helper()
 	rec, err := shared.c.Run(runID).KeyValueStore().GetRecord(testCtx(t), "OUTPUT")
 	if err != nil || rec == nil {
@@ -62,7 +62,7 @@ func output(t *testing.T, runID string, v any) {
 	}
 }
 
-func wantFailed(t *testing.T, name string, a attempt) {
+func wantFailed(t *testing.T, name string, a tried) {
 	t.Helper()
 	if a.OK || a.Error == "" {
 		t.Errorf("%s: the attack worked (%+v)", name, a)
@@ -78,9 +78,9 @@ func TestHostileReadsDataFolder(t *testing.T) {
 	run := hostile(t, map[string]any{"attack": "read-data", "dataDir": shared.DataDir, "canary": canary}, nil)
 	wantStatus(t, run, troupe.StatusSucceeded)
 	var got struct {
-		DB, RelativeDB, Canary, Builds, Runs, DataDir attempt
+		DB, RelativeDB, Canary, Builds, Runs, DataDir tried
 	}
-	output(t, run.ID, &got)
+	hostileOutput(t, run.ID, &got)
 	wantFailed(t, "read troupe.db", got.DB)
 	wantFailed(t, "read ../../troupe.db", got.RelativeDB)
 	wantFailed(t, "read a secret file of the data folder", got.Canary)
@@ -102,12 +102,12 @@ func TestHostileReadsServerEnvironment(t *testing.T) {
 	run := hostile(t, map[string]any{"attack": "environ", "serverPid": shared.cmd.Process.Pid, "secret": secret}, nil)
 	wantStatus(t, run, troupe.StatusSucceeded)
 	var got struct {
-		Server  attempt
+		Server  tried
 		Holders []string
 		Visible int
 		Own     []string
 	}
-	output(t, run.ID, &got)
+	hostileOutput(t, run.ID, &got)
 	if got.Server.OK && got.Server.Value != "false" {
 		t.Errorf("read the server's environ: %+v", got.Server)
 	}
@@ -126,7 +126,7 @@ func TestHostileSetsidOutlivesRun(t *testing.T) {
 	run := hostile(t, map[string]any{"attack": "setsid", "marker": marker}, nil)
 	wantStatus(t, run, troupe.StatusSucceeded)
 	var got struct{ Spawned int }
-	output(t, run.ID, &got)
+	hostileOutput(t, run.ID, &got)
 	if got.Spawned == 0 {
 		t.Fatalf("the actor did not start its setsid child")
 	}
@@ -189,10 +189,10 @@ func TestHostileWritesIntoBuild(t *testing.T) {
 	wantStatus(t, run, troupe.StatusSucceeded)
 	var got struct {
 		Real                                      string
-		ViaLink, ViaRealPath, UnlinkReal, NewFile attempt
-		Chmod, ReplaceLink, Tmp                   attempt
+		ViaLink, ViaRealPath, UnlinkReal, NewFile tried
+		Chmod, ReplaceLink, Tmp                   tried
 	}
-	output(t, run.ID, &got)
+	hostileOutput(t, run.ID, &got)
 	wantFailed(t, "write through the run folder's link", got.ViaLink)
 	wantFailed(t, "write the build's file", got.ViaRealPath)
 	wantFailed(t, "remove the build's file", got.UnlinkReal)
@@ -208,7 +208,7 @@ func TestHostileWritesIntoBuild(t *testing.T) {
 		t.Fatalf("next run is of build %s, want %s", next.BuildID, run.BuildID)
 	}
 	var note struct{ Note string }
-	output(t, next.ID, &note)
+	hostileOutput(t, next.ID, &note)
 	if note.Note != "original note\n" {
 		t.Errorf("the next run read %q from the build, want the original note", note.Note)
 	}
@@ -225,7 +225,7 @@ func TestHostileForkBomb(t *testing.T) {
 		Forked int
 		Stderr string
 	}
-	output(t, run.ID, &got)
+	hostileOutput(t, run.ID, &got)
 	if got.Forked < 100 || got.Forked >= 2048 {
 		t.Errorf("forked %d processes (%q), want some and fewer than the limit of 2048", got.Forked, got.Stderr)
 	}
