@@ -115,7 +115,7 @@ func nsUsage(childPID int, ns uint64, exact bool) (u groupUsage, err error) {
 	if err := checkNS(childPID, ns); err != nil {
 		return u, err
 	}
-	if !sandboxReady(childPID) {
+	if !sandboxReady(childPID, ns) {
 		return u, errNotReady
 	}
 	d, err := os.Open(root + "/proc")
@@ -175,15 +175,16 @@ func rollupRSS(b []byte) int64 {
 // errNotReady means the sandbox is still being made.
 var errNotReady = errors.New("sandbox not ready")
 
-// sandboxReady reports whether the sandbox's first process has moved into
-// the sandbox's root, which bwrap does once every mount is made (until then
-// its /proc and /tmp are the host's).
-func sandboxReady(childPID int) bool {
-	var host, sb syscall.Stat_t
-	if syscall.Stat("/", &host) != nil || syscall.Stat("/proc/"+strconv.Itoa(childPID)+"/root", &sb) != nil {
+// sandboxReady reports whether the sandbox whose first process is
+// childPID, in PID namespace ns, is made: its root then shows its own
+// /proc, where pid 1 is that first process. Before that, its root is the
+// host's, and then a bare tmpfs on which bwrap builds the sandbox's.
+func sandboxReady(childPID int, ns uint64) bool {
+	var st syscall.Stat_t
+	if syscall.Stat("/proc/"+strconv.Itoa(childPID)+"/root/proc/1/ns/pid", &st) != nil {
 		return false
 	}
-	return host.Dev != sb.Dev || host.Ino != sb.Ino
+	return st.Ino == ns
 }
 
 // readyTimeout bounds how long a new sandbox is waited for before its
@@ -223,7 +224,7 @@ func (p *Process) watchSandbox(c *bwrap.Cmd) {
 	// shorter than the sampling interval has figures of its own. bwrap
 	// gives no sign when the sandbox is made, and takes a few
 	// milliseconds: look every half millisecond.
-	for deadline := time.Now().Add(readyTimeout); !sandboxReady(info.ChildPID) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(readyTimeout); !sandboxReady(info.ChildPID, info.PIDNamespace) && time.Now().Before(deadline); {
 		time.Sleep(500 * time.Microsecond)
 	}
 	if u, err := nsUsage(info.ChildPID, info.PIDNamespace, true); err == nil && u.procs > 0 {
