@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/internal/codec"
+	"github.com/troupehq/troupe/notify"
 	"github.com/troupehq/troupe/sqlite"
 	"github.com/troupehq/troupe/storetest"
 )
@@ -18,7 +20,14 @@ import (
 // the test ends.
 func openDB(tb testing.TB, opts ...sqlite.Option) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "troupe.db"), opts...)
+	return openPath(tb, filepath.Join(tb.TempDir(), "troupe.db"), opts...)
+}
+
+// openPath opens the database file at path and closes it when the test
+// ends.
+func openPath(tb testing.TB, path string, opts ...sqlite.Option) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(path, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -36,6 +45,26 @@ func TestStore(t *testing.T) {
 			return openDB(t)
 		}
 		return openDB(t, sqlite.WithClock(now))
+	})
+}
+
+// TestShared opens several DBs on one file, as several troupe processes
+// may; those in this process share a hub, as they would share a server's.
+func TestShared(t *testing.T) {
+	var mu sync.Mutex
+	hubs := map[string]*notify.Hub{}
+	storetest.RunShared(t, storetest.SharedFuncs{
+		NewDB: func(t *testing.T) string { return filepath.Join(t.TempDir(), "troupe.db") },
+		Open: func(t *testing.T, path string) troupe.Store {
+			mu.Lock()
+			h := hubs[path]
+			if h == nil {
+				h = notify.New()
+				hubs[path] = h
+			}
+			mu.Unlock()
+			return openPath(t, path, sqlite.WithHub(h))
+		},
 	})
 }
 
@@ -62,66 +91,6 @@ func TestInMemory(t *testing.T) {
 	}
 	if _, err := db.GetRecord(ctx, r.DefaultKeyValueStoreID, "INPUT"); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestReopenKeepsData(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "troupe.db")
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &troupe.Actor{Username: "alice", Name: "scraper"}
-	must(t, db.CreateActor(ctx, a))
-	b := &troupe.Build{ActID: a.ID, ActorVersion: "0.0", Command: []string{"node", "main.js"}}
-	must(t, db.CreateBuild(ctx, b))
-	r := &troupe.Run{ActID: a.ID, BuildID: b.ID}
-	must(t, db.CreateRun(ctx, r, &troupe.Record{Key: "INPUT", Value: []byte(`{"n":1}`), ContentType: "application/json"}))
-	_, err = db.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
-		return r.MarkRunning(troupe.Now())
-	})
-	must(t, err)
-	must(t, db.AppendLog(ctx, r.ID, []byte("hello\n")))
-	token, err := db.Setting(ctx, "token", "secret")
-	must(t, err)
-	version, err := db.SchemaVersion(ctx)
-	must(t, err)
-	must(t, db.Close())
-
-	db, err = sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if v, err := db.SchemaVersion(ctx); err != nil || v != version || v < 1 {
-		t.Fatalf("schema version after reopen = %d, %v; want %d", v, err, version)
-	}
-	if got, err := db.GetActorByName(ctx, "alice", "scraper"); err != nil || got.ID != a.ID {
-		t.Fatalf("actor after reopen: %v, %v", got, err)
-	}
-	if got, err := db.GetBuildByNumber(ctx, a.ID, "0.0.1"); err != nil || got.Command[1] != "main.js" {
-		t.Fatalf("build after reopen: %v, %v", got, err)
-	}
-	got, err := db.GetRun(ctx, r.ID)
-	must(t, err)
-	if got.Status != troupe.StatusRunning || got.Version != 2 {
-		t.Fatalf("run after reopen: status %s, version %d", got.Status, got.Version)
-	}
-	if rec, err := db.GetRecord(ctx, r.DefaultKeyValueStoreID, "INPUT"); err != nil || string(rec.Value) != `{"n":1}` {
-		t.Fatalf("INPUT after reopen: %v, %v", rec, err)
-	}
-	if text, _, err := db.ReadLog(ctx, r.ID, 0); err != nil || string(text) != "hello\n" {
-		t.Fatalf("log after reopen: %q, %v", text, err)
-	}
-	if v, err := db.Setting(ctx, "token", "other"); err != nil || v != token {
-		t.Fatalf("setting after reopen: %q, %v; want %q", v, err, token)
-	}
-	// Counters survive too: a new build continues the numbering.
-	b2 := &troupe.Build{ActID: a.ID, ActorVersion: "0.0"}
-	must(t, db.CreateBuild(ctx, b2))
-	if b2.BuildNumber != "0.0.2" {
-		t.Fatalf("build number after reopen = %s, want 0.0.2", b2.BuildNumber)
 	}
 }
 

@@ -87,3 +87,51 @@ func testWatch(t *testing.T, s troupe.Store) {
 		waitSignal(t, ch, "Finish")
 	}
 }
+
+// testOddIDs checks that ids and names a database may not hold as text
+// (NUL, invalid UTF-8), as a URL path may carry, are not found instead of
+// failing the store.
+func testOddIDs(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	r := &troupe.Run{ActID: "act1"}
+	must(t, s.CreateRun(ctx, r, nil))
+	second := func(_ any, err error) error { return err }
+	for _, bad := range []string{"a\x00b", "\xff\xfe"} {
+		for what, err := range map[string]error{
+			"GetRun":     second(s.GetRun(ctx, bad)),
+			"GetActor":   second(s.GetActor(ctx, bad)),
+			"GetBuild":   second(s.GetBuild(ctx, bad)),
+			"GetStorage": second(s.GetStorage(ctx, troupe.KindDataset, bad)),
+			"ByName":     second(s.GetStorageByName(ctx, troupe.KindDataset, bad)),
+			"GetRecord":  second(s.GetRecord(ctx, r.DefaultKeyValueStoreID, bad)),
+			"GetRequest": second(s.GetRequest(ctx, r.DefaultRequestQueueID, bad)),
+			"DeleteRun":  s.DeleteRun(ctx, bad),
+			"UpdateRun":  second(s.UpdateRun(ctx, bad, func(*troupe.Run, troupe.StorageTx) error { return nil })),
+			"DeleteRequest": s.DeleteRequest(ctx, r.DefaultRequestQueueID, bad,
+				troupe.QueueCaller{ClientKey: "c"}),
+		} {
+			if !troupe.IsNotFound(err) {
+				t.Errorf("%s(%q) = %v, want record-not-found", what, bad, err)
+			}
+		}
+		if text, _, err := s.ReadLog(ctx, bad, 0); err != nil || len(text) != 0 {
+			t.Errorf("ReadLog(%q) = %q, %v; want an empty log", bad, text, err)
+		}
+		if list, total, err := s.ListRuns(ctx, troupe.RunFilter{ActorID: bad}); err != nil || total != 0 || len(list) != 0 {
+			t.Errorf("ListRuns(actor %q) = %d, %d, %v; want nothing", bad, len(list), total, err)
+		}
+		if p, err := s.ListRequests(ctx, r.DefaultRequestQueueID, troupe.RequestListOptions{After: bad}); err != nil || p.More {
+			t.Errorf("ListRequests(after %q) = %v, %v", bad, p, err)
+		}
+	}
+	// Inside JSON documents such text is escaped and kept.
+	msg := "a\x00b"
+	_, err := s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
+		r.SetStatusMessage(msg, nil)
+		return nil
+	})
+	must(t, err)
+	if got, err := s.GetRun(ctx, r.ID); err != nil || got.StatusMessage == nil || *got.StatusMessage != msg {
+		t.Fatalf("status message with a NUL: %v", err)
+	}
+}

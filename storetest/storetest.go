@@ -13,7 +13,9 @@
 //		})
 //	}
 //
-// Each test opens its own store and the tests run in parallel.
+// Each test opens its own store and the tests run in parallel. RunShared
+// adds the tests of stores that share one database (reopening it, and
+// concurrent changes through several stores).
 package storetest
 
 import (
@@ -72,6 +74,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Setting", testSetting},
 		{"Watch", testWatch},
 		{"Instance/Heartbeat", testInstanceHeartbeat},
+		{"OddIDs", testOddIDs},
 	}
 	tests = append(tests, queueTests...)
 	tests = append(tests, datasetTests...)
