@@ -12,6 +12,8 @@ import (
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/internal/codec"
+	"github.com/troupehq/troupe/internal/sqlstore"
+	"github.com/troupehq/troupe/internal/sqlstore/drivertest"
 	"github.com/troupehq/troupe/pgtest"
 	"github.com/troupehq/troupe/postgres"
 	"github.com/troupehq/troupe/storetest"
@@ -57,6 +59,10 @@ func TestStore(t *testing.T) {
 		}
 		return openDB(t, newDatabase(t), postgres.WithClock(now))
 	})
+}
+
+func TestDriver(t *testing.T) {
+	drivertest.Run(t, func(t *testing.T) sqlstore.Driver { return openDB(t, newDatabase(t)).Driver() })
 }
 
 func TestShared(t *testing.T) {

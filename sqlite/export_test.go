@@ -1,6 +1,10 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+
+	"github.com/troupehq/troupe/internal/sqlstore"
+)
 
 // WithSchemaVersion makes Open apply the migrations up to version v only.
 func WithSchemaVersion(v int) Option { return func(o *options) { o.maxVersion = v } }
@@ -10,3 +14,6 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.w.ExecContext(ctx, query, args...)
 	return err
 }
+
+// Driver returns the DB's side of the store core, for the driver suite.
+func (db *DB) Driver() sqlstore.Driver { return sqlDriver{db} }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/internal/codec"
+	"github.com/troupehq/troupe/internal/sqlstore"
+	"github.com/troupehq/troupe/internal/sqlstore/drivertest"
 	"github.com/troupehq/troupe/notify"
 	"github.com/troupehq/troupe/sqlite"
 	"github.com/troupehq/troupe/storetest"
@@ -46,6 +48,10 @@ func TestStore(t *testing.T) {
 		}
 		return openDB(t, sqlite.WithClock(now))
 	})
+}
+
+func TestDriver(t *testing.T) {
+	drivertest.Run(t, func(t *testing.T) sqlstore.Driver { return openDB(t).Driver() })
 }
 
 // TestShared opens several DBs on one file, as several troupe processes
