@@ -239,10 +239,12 @@ func TestTimeout(t *testing.T) {
 			t.Errorf("event = %s, want aborting", got)
 		}
 		b.nextEvent(r.ID)
+		must(t, b.clock.BlockUntilContext(t.Context(), 2)) // the heartbeat ticker and the kill timer
+		b.clock.Advance(timeoutGrace - time.Millisecond)
 		if p.Kills() != 0 {
 			t.Fatal("killed before the timeout's grace was over")
 		}
-		b.clock.Advance(timeoutGrace)
+		b.clock.Advance(time.Millisecond)
 		controllertest.Receive(t, p.Killed(), "the kill")
 		r = b.waitStatus(r.ID, troupe.StatusTimedOut)
 		wantEnd(t, r, troupe.StatusTimedOut, nil, "Run timed out")
