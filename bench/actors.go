@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 	"golang.org/x/sys/unix"
 )
@@ -45,15 +44,15 @@ func (b *bench) createActors(ctx context.Context) error {
 		meta, _ := json.Marshal(map[string]any{"actorSpecification": 1, "name": a.name, "version": "0.0"})
 		_, err := c.Actors().Create(ctx, &client.ActorCreate{
 			Name: a.name,
-			Versions: []troupe.Version{{
-				VersionNumber: "0.0", SourceType: troupe.SourceFiles, BuildTag: "latest",
-				SourceFiles: []troupe.SourceFile{
+			Versions: []client.Version{{
+				VersionNumber: "0.0", SourceType: client.SourceFiles, BuildTag: "latest",
+				SourceFiles: []client.SourceFile{
 					{Name: ".actor", Folder: true},
 					{Name: ".actor/actor.json", Format: "TEXT", Content: string(meta)},
 					{Name: "Dockerfile", Format: "TEXT", Content: "FROM scratch\nCMD " + string(cmd) + "\n"},
 				},
 			}},
-			DefaultRunOptions: &troupe.DefaultRunOptions{Build: "latest", TimeoutSecs: 3600, MemoryMbytes: 256},
+			DefaultRunOptions: &client.DefaultRunOptions{Build: "latest", TimeoutSecs: 3600, MemoryMbytes: 256},
 		})
 		if err != nil && !isNameTaken(err) {
 			return fmt.Errorf("create actor %s: %w", a.name, err)
@@ -67,7 +66,7 @@ func (b *bench) createActors(ctx context.Context) error {
 				return fmt.Errorf("build actor %s: %w", a.name, err)
 			}
 		}
-		if bd.Status != troupe.StatusSucceeded {
+		if bd.Status != client.StatusSucceeded {
 			log, _ := c.Build(bd.ID).Log().Get(ctx)
 			return fmt.Errorf("build of actor %s is %s:\n%s", a.name, bd.Status, log)
 		}

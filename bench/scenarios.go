@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -36,7 +35,7 @@ func (b *bench) startOnce(ctx context.Context, c *client.Client) (time.Duration,
 			return 0, "", err
 		}
 	}
-	if run.Status != troupe.StatusSucceeded {
+	if run.Status != client.StatusSucceeded {
 		return 0, "", fmt.Errorf("run %s of %s ended %s", run.ID, actorExit, run.Status)
 	}
 	started, err := runLogStamp(ctx, c, run.ID, "bench-start")
@@ -124,7 +123,7 @@ func (b *bench) finishToWake(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if run.Status != troupe.StatusSucceeded {
+		if run.Status != client.StatusSucceeded {
 			return nil, fmt.Errorf("run %s of %s ended %s", run.ID, actorLinger, run.Status)
 		}
 		exited, err := runLogStamp(ctx, c, run.ID, "bench-exit")
@@ -202,7 +201,7 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return 0, err
 		}
-		if run.Status != troupe.StatusSucceeded {
+		if run.Status != client.StatusSucceeded {
 			return 0, fmt.Errorf("run %s ended %s", run.ID, run.Status)
 		}
 		return time.Since(t0), nil
@@ -300,7 +299,7 @@ func (b *bench) abortLatency(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if run.Status != troupe.StatusAborted {
+		if run.Status != client.StatusAborted {
 			return nil, fmt.Errorf("immediate abort of %s answered %s, not ABORTED", run.ID, run.Status)
 		}
 
@@ -344,7 +343,7 @@ func (b *bench) abortLatency(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if run.Status != troupe.StatusAborted {
+		if run.Status != client.StatusAborted {
 			return nil, fmt.Errorf("graceful abort of %s ended %s, not ABORTED", run.ID, run.Status)
 		}
 
@@ -619,7 +618,7 @@ func (b *bench) waitRunning(ctx context.Context, cs []*client.Client, ids []stri
 			if run == nil || run.Status.Terminal() {
 				return fmt.Errorf("sleeping run %s ended early", pending[i])
 			}
-			ready[i] = run.Status == troupe.StatusRunning && run.ContainerURL != ""
+			ready[i] = run.Status == client.StatusRunning && run.ContainerURL != ""
 			return nil
 		})
 		if err != nil {

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-
-	"github.com/troupehq/troupe"
 )
 
 // ActorClient manages one actor: /v2/actors/{id}. Get it with
@@ -20,8 +18,8 @@ func (c *Client) Actor(idOrName string) *ActorClient {
 }
 
 // Get returns the actor, or nil and no error when there is no such actor.
-func (a *ActorClient) Get(ctx context.Context) (*troupe.Actor, error) {
-	return get[troupe.Actor](ctx, a.r, nil)
+func (a *ActorClient) Get(ctx context.Context) (*Actor, error) {
+	return get[Actor](ctx, a.r, nil)
 }
 
 // ActorUpdate holds the actor fields [ActorClient.Update] changes; nil
@@ -32,18 +30,18 @@ type ActorUpdate struct {
 	Description *string `json:"description,omitempty"`
 	IsPublic    *bool   `json:"isPublic,omitempty"`
 	// DefaultRunOptions, when set, replaces all the default run options.
-	DefaultRunOptions *troupe.DefaultRunOptions `json:"defaultRunOptions,omitempty"`
-	ExampleRunInput   *troupe.ExampleRunInput   `json:"exampleRunInput,omitempty"`
+	DefaultRunOptions *DefaultRunOptions `json:"defaultRunOptions,omitempty"`
+	ExampleRunInput   *ExampleRunInput   `json:"exampleRunInput,omitempty"`
 	// TaggedBuilds, when set, replaces the tags; a nil value removes a tag.
-	TaggedBuilds map[string]*troupe.TaggedBuild `json:"taggedBuilds,omitempty"`
+	TaggedBuilds map[string]*TaggedBuild `json:"taggedBuilds,omitempty"`
 }
 
 // Update changes the actor and returns it.
-func (a *ActorClient) Update(ctx context.Context, u *ActorUpdate) (*troupe.Actor, error) {
+func (a *ActorClient) Update(ctx context.Context, u *ActorUpdate) (*Actor, error) {
 	if u == nil {
 		u = &ActorUpdate{}
 	}
-	return fetch[troupe.Actor](ctx, a.r, http.MethodPut, nil, u)
+	return fetch[Actor](ctx, a.r, http.MethodPut, nil, u)
 }
 
 // Delete deletes the actor and its builds. An actor that does not exist is
@@ -72,7 +70,7 @@ type StartOptions struct {
 
 // Start starts a run of the actor (POST runs) with input (nil: no input) as
 // its INPUT record, and returns the run.
-func (a *ActorClient) Start(ctx context.Context, input []byte, opts *StartOptions) (*troupe.Run, error) {
+func (a *ActorClient) Start(ctx context.Context, input []byte, opts *StartOptions) (*Run, error) {
 	if opts == nil {
 		opts = &StartOptions{}
 	}
@@ -88,13 +86,13 @@ func (a *ActorClient) Start(ctx context.Context, input []byte, opts *StartOption
 	if opts.WaitForFinish > 0 {
 		q.Set("waitForFinish", strconv.Itoa(opts.WaitForFinish))
 	}
-	return sendInput[troupe.Run](ctx, a.r.sub("runs"), q, input, opts.ContentType)
+	return sendInput[Run](ctx, a.r.sub("runs"), q, input, opts.ContentType)
 }
 
 // Call starts a run like Start and waits for it like
 // [RunClient.WaitForFinish] (waitSecs 0: no limit). It returns the run as
 // last seen, whatever its status.
-func (a *ActorClient) Call(ctx context.Context, input []byte, opts *StartOptions, waitSecs int) (*troupe.Run, error) {
+func (a *ActorClient) Call(ctx context.Context, input []byte, opts *StartOptions, waitSecs int) (*Run, error) {
 	run, err := a.Start(ctx, input, opts)
 	if err != nil {
 		return nil, err
@@ -140,7 +138,7 @@ type BuildOptions struct {
 }
 
 // Build starts a build of the actor version ("MAJOR.MINOR") and returns it.
-func (a *ActorClient) Build(ctx context.Context, version string, opts *BuildOptions) (*troupe.Build, error) {
+func (a *ActorClient) Build(ctx context.Context, version string, opts *BuildOptions) (*Build, error) {
 	if opts == nil {
 		opts = &BuildOptions{}
 	}
@@ -156,7 +154,7 @@ func (a *ActorClient) Build(ctx context.Context, version string, opts *BuildOpti
 	if opts.TimeoutSecs > 0 {
 		q.Set("timeout", strconv.Itoa(opts.TimeoutSecs))
 	}
-	return fetch[troupe.Build](ctx, a.r.sub("builds"), http.MethodPost, q, nil)
+	return fetch[Build](ctx, a.r.sub("builds"), http.MethodPost, q, nil)
 }
 
 // Versions returns the client of the actor's versions.
@@ -175,26 +173,26 @@ type VersionClient struct{ r resource }
 
 // Get returns the version, or nil and no error when there is no such
 // version.
-func (v *VersionClient) Get(ctx context.Context) (*troupe.Version, error) {
-	return get[troupe.Version](ctx, v.r, nil)
+func (v *VersionClient) Get(ctx context.Context) (*Version, error) {
+	return get[Version](ctx, v.r, nil)
 }
 
 // VersionUpdate holds the version fields [VersionClient.Update] changes;
 // nil (or empty) fields are left as they are.
 type VersionUpdate struct {
-	SourceType  *string             `json:"sourceType,omitempty"`
-	BuildTag    *string             `json:"buildTag,omitempty"`
-	EnvVars     []troupe.EnvVar     `json:"envVars,omitempty"`
-	SourceFiles []troupe.SourceFile `json:"sourceFiles,omitempty"`
-	SourceDir   *string             `json:"sourceDir,omitempty"`
+	SourceType  *string      `json:"sourceType,omitempty"`
+	BuildTag    *string      `json:"buildTag,omitempty"`
+	EnvVars     []EnvVar     `json:"envVars,omitempty"`
+	SourceFiles []SourceFile `json:"sourceFiles,omitempty"`
+	SourceDir   *string      `json:"sourceDir,omitempty"`
 }
 
 // Update changes the version and returns it.
-func (v *VersionClient) Update(ctx context.Context, u *VersionUpdate) (*troupe.Version, error) {
+func (v *VersionClient) Update(ctx context.Context, u *VersionUpdate) (*Version, error) {
 	if u == nil {
 		u = &VersionUpdate{}
 	}
-	return fetch[troupe.Version](ctx, v.r, http.MethodPut, nil, u)
+	return fetch[Version](ctx, v.r, http.MethodPut, nil, u)
 }
 
 // Delete deletes the version. A version that does not exist is not an
@@ -207,7 +205,7 @@ func (v *VersionClient) Delete(ctx context.Context) error {
 type VersionCollectionClient struct{ r resource }
 
 // VersionList is the list of an actor's versions.
-type VersionList = Page[*troupe.Version]
+type VersionList = Page[*Version]
 
 // List returns the actor's versions.
 func (vc *VersionCollectionClient) List(ctx context.Context) (*VersionList, error) {
@@ -215,8 +213,8 @@ func (vc *VersionCollectionClient) List(ctx context.Context) (*VersionList, erro
 }
 
 // Create adds a version to the actor and returns it.
-func (vc *VersionCollectionClient) Create(ctx context.Context, v *troupe.Version) (*troupe.Version, error) {
-	return fetch[troupe.Version](ctx, vc.r, http.MethodPost, nil, v)
+func (vc *VersionCollectionClient) Create(ctx context.Context, v *Version) (*Version, error) {
+	return fetch[Version](ctx, vc.r, http.MethodPost, nil, v)
 }
 
 // ActorCollectionClient lists and creates actors. Get it with
@@ -230,19 +228,19 @@ func (c *Client) Actors() *ActorCollectionClient {
 
 // ActorCreate describes a new actor. Name is required.
 type ActorCreate struct {
-	Name              string                    `json:"name"`
-	Title             string                    `json:"title,omitempty"`
-	Description       string                    `json:"description,omitempty"`
-	IsPublic          bool                      `json:"isPublic,omitempty"`
-	Versions          []troupe.Version          `json:"versions,omitempty"`
-	DefaultRunOptions *troupe.DefaultRunOptions `json:"defaultRunOptions,omitempty"`
-	ExampleRunInput   *troupe.ExampleRunInput   `json:"exampleRunInput,omitempty"`
+	Name              string             `json:"name"`
+	Title             string             `json:"title,omitempty"`
+	Description       string             `json:"description,omitempty"`
+	IsPublic          bool               `json:"isPublic,omitempty"`
+	Versions          []Version          `json:"versions,omitempty"`
+	DefaultRunOptions *DefaultRunOptions `json:"defaultRunOptions,omitempty"`
+	ExampleRunInput   *ExampleRunInput   `json:"exampleRunInput,omitempty"`
 }
 
 // Create creates an actor and returns it; actor-name-not-unique when the
 // user already has an actor of that name.
-func (ac *ActorCollectionClient) Create(ctx context.Context, a *ActorCreate) (*troupe.Actor, error) {
-	return fetch[troupe.Actor](ctx, ac.r, http.MethodPost, nil, a)
+func (ac *ActorCollectionClient) Create(ctx context.Context, a *ActorCreate) (*Actor, error) {
+	return fetch[Actor](ctx, ac.r, http.MethodPost, nil, a)
 }
 
 // ActorListOptions filter and page the actor list.
@@ -255,7 +253,7 @@ type ActorListOptions struct {
 }
 
 // ActorList is a page of actors.
-type ActorList = Page[*troupe.Actor]
+type ActorList = Page[*Actor]
 
 // List returns a page of actors ordered by createdAt.
 func (ac *ActorCollectionClient) List(ctx context.Context, opts *ActorListOptions) (*ActorList, error) {

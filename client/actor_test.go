@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -31,7 +30,7 @@ func TestActorClient(t *testing.T) {
 	t.Run("Create", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 201, &troupe.Actor{ID: "A1", Name: "hello"})
+			writeData(w, 201, &client.Actor{ID: "A1", Name: "hello"})
 		})
 		got, err := b.c.Actors().Create(context.Background(), &client.ActorCreate{Name: "hello", Title: "Hello"})
 		if err != nil {
@@ -49,7 +48,7 @@ func TestActorClient(t *testing.T) {
 	t.Run("Update", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 200, &troupe.Actor{ID: "A1", Name: "hello"})
+			writeData(w, 200, &client.Actor{ID: "A1", Name: "hello"})
 		})
 		if _, err := b.c.Actor("A1").Update(context.Background(), &client.ActorUpdate{Title: client.Ptr("")}); err != nil {
 			t.Fatal(err)
@@ -66,12 +65,12 @@ func TestActorClient(t *testing.T) {
 			if r.Method == "POST" {
 				status = 201
 			}
-			writeData(w, status, &troupe.Version{VersionNumber: "0.1", SourceType: troupe.SourceFiles})
+			writeData(w, status, &client.Version{VersionNumber: "0.1", SourceType: client.SourceFiles})
 		})
 		ctx := context.Background()
-		files := []troupe.SourceFile{{Name: "main.js", Format: "TEXT", Content: "x"}, {Name: "src", Folder: true}}
+		files := []client.SourceFile{{Name: "main.js", Format: "TEXT", Content: "x"}, {Name: "src", Folder: true}}
 		if _, err := b.c.Actor("A1").Version("0.1").Update(ctx, &client.VersionUpdate{
-			SourceType: client.Ptr(troupe.SourceFiles), BuildTag: client.Ptr("latest"), SourceFiles: files,
+			SourceType: client.Ptr(client.SourceFiles), BuildTag: client.Ptr("latest"), SourceFiles: files,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +79,7 @@ func TestActorClient(t *testing.T) {
 		if req.Method != "PUT" || req.Path != "/v2/actors/A1/versions/0.1" || req.Body != wantBody {
 			t.Errorf("got %s %s %s", req.Method, req.Path, req.Body)
 		}
-		v, err := b.c.Actor("A1").Versions().Create(ctx, &troupe.Version{VersionNumber: "0.1", SourceType: troupe.SourceFiles})
+		v, err := b.c.Actor("A1").Versions().Create(ctx, &client.Version{VersionNumber: "0.1", SourceType: client.SourceFiles})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +94,7 @@ func TestActorClient(t *testing.T) {
 	t.Run("Build", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 201, &troupe.Build{ID: "B1", BuildNumber: "0.1.3", Status: troupe.StatusRunning})
+			writeData(w, 201, &client.Build{ID: "B1", BuildNumber: "0.1.3", Status: client.StatusRunning})
 		})
 		got, err := b.c.Actor("alice/hello").Build(context.Background(), "0.1", &client.BuildOptions{Tag: "beta", UseCache: client.Ptr(true)})
 		if err != nil {
@@ -113,7 +112,7 @@ func TestActorClient(t *testing.T) {
 	t.Run("BuildsList", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 200, map[string]any{"total": 1, "count": 1, "items": []*troupe.Build{{ID: "B1"}}})
+			writeData(w, 200, map[string]any{"total": 1, "count": 1, "items": []*client.Build{{ID: "B1"}}})
 		})
 		got, err := b.c.Actor("A1").Builds().List(context.Background(), &client.ListOptions{Limit: 5, Desc: true})
 		if err != nil {
@@ -133,11 +132,11 @@ func TestActorClient(t *testing.T) {
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.Method == "POST" && r.URL.Path == "/v2/actors/A1/runs":
-				writeData(w, 201, run("r9", troupe.StatusReady))
+				writeData(w, 201, run("r9", client.StatusReady))
 			case r.Method == "GET" && r.URL.Path == "/v2/actor-runs/r9":
-				st := troupe.StatusRunning
+				st := client.StatusRunning
 				if polls.Add(1) == 2 {
-					st = troupe.StatusSucceeded
+					st = client.StatusSucceeded
 				}
 				writeData(w, 200, run("r9", st))
 			default:
@@ -148,7 +147,7 @@ func TestActorClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ID != "r9" || got.Status != troupe.StatusSucceeded {
+		if got.ID != "r9" || got.Status != client.StatusSucceeded {
 			t.Errorf("got %s %s", got.ID, got.Status)
 		}
 	})
@@ -158,17 +157,17 @@ func TestBuildClientWaitForFinish(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
 	b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-		st := troupe.StatusRunning
+		st := client.StatusRunning
 		if n.Add(1) == 2 {
-			st = troupe.StatusSucceeded
+			st = client.StatusSucceeded
 		}
-		writeData(w, 200, &troupe.Build{ID: "B1", Status: st})
+		writeData(w, 200, &client.Build{ID: "B1", Status: st})
 	})
 	got, err := b.c.Build("B1").WaitForFinish(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != troupe.StatusSucceeded {
+	if got.Status != client.StatusSucceeded {
 		t.Errorf("got %s", got.Status)
 	}
 	if req := b.last(t); req.Path != "/v2/actor-builds/B1" || req.RawQuery != "waitForFinish=60" {

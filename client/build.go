@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-
-	"github.com/troupehq/troupe"
 )
 
 // BuildClient follows one build: /v2/actor-builds/{id}. Get it with
@@ -17,20 +15,20 @@ func (c *Client) Build(id string) *BuildClient {
 }
 
 // Get returns the build, or nil and no error when there is no such build.
-func (b *BuildClient) Get(ctx context.Context) (*troupe.Build, error) {
-	return get[troupe.Build](ctx, b.r, nil)
+func (b *BuildClient) Get(ctx context.Context) (*Build, error) {
+	return get[Build](ctx, b.r, nil)
 }
 
 // WaitForFinish waits until the build is terminal or waitSecs seconds have
 // passed (0: no limit) and returns the build as last seen; see
 // [RunClient.WaitForFinish].
-func (b *BuildClient) WaitForFinish(ctx context.Context, waitSecs int) (*troupe.Build, error) {
-	return waitForFinish(ctx, b.r, waitSecs, func(b *troupe.Build) troupe.Status { return b.Status })
+func (b *BuildClient) WaitForFinish(ctx context.Context, waitSecs int) (*Build, error) {
+	return waitForFinish(ctx, b.r, waitSecs, func(b *Build) Status { return b.Status })
 }
 
 // Abort aborts the build and returns it.
-func (b *BuildClient) Abort(ctx context.Context) (*troupe.Build, error) {
-	return fetch[troupe.Build](ctx, b.r.sub("abort"), http.MethodPost, nil, nil)
+func (b *BuildClient) Abort(ctx context.Context) (*Build, error) {
+	return fetch[Build](ctx, b.r.sub("abort"), http.MethodPost, nil, nil)
 }
 
 // Log returns the client of the build's log.
@@ -41,7 +39,7 @@ func (b *BuildClient) Log() *LogClient { return &LogClient{r: b.r.sub("log")} }
 type BuildCollectionClient struct{ r resource }
 
 // BuildList is a page of builds.
-type BuildList = Page[*troupe.Build]
+type BuildList = Page[*Build]
 
 // List returns a page of the actor's builds ordered by startedAt.
 func (bc *BuildCollectionClient) List(ctx context.Context, opts *ListOptions) (*BuildList, error) {

@@ -156,25 +156,10 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 // v nil the answer body is read and dropped.
 func (c *Client) do(req *http.Request, v any) error {
 	resp, body, err := c.send(req, true)
-	if err != nil {
+	if err != nil || v == nil {
 		return err
 	}
-	if v == nil {
-		return nil
-	}
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", req.Method, req.URL.Path, err)
-	}
-	if len(env.Data) == 0 {
-		return fmt.Errorf("%s %s: answer (HTTP %d) has no data", req.Method, req.URL.Path, resp.StatusCode)
-	}
-	if err := json.Unmarshal(env.Data, v); err != nil {
-		return fmt.Errorf("%s %s: decode data: %w", req.Method, req.URL.Path, err)
-	}
-	return nil
+	return decodeData(req, resp, body, v)
 }
 
 // doRaw sends req and returns the whole answer body and headers, without

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -102,8 +101,8 @@ func hangUp(t *testing.T, w http.ResponseWriter) {
 	conn.Close()
 }
 
-func run(id string, status troupe.Status) *troupe.Run {
-	return &troupe.Run{ID: id, ActID: "act1", Status: status, StartedAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+func run(id string, status client.Status) *client.Run {
+	return &client.Run{ID: id, ActID: "act1", Status: status, StartedAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
 func TestRetry(t *testing.T) {
@@ -126,13 +125,13 @@ func TestRetry(t *testing.T) {
 					writeError(w, tc.status, tc.typ, "try again")
 					return
 				}
-				writeData(w, 200, run("r1", troupe.StatusRunning))
+				writeData(w, 200, run("r1", client.StatusRunning))
 			})
 			got, err := b.c.Run("r1").Get(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.ID != "r1" || got.Status != troupe.StatusRunning {
+			if got.ID != "r1" || got.Status != client.StatusRunning {
 				t.Errorf("got run %s %s, want r1 RUNNING", got.ID, got.Status)
 			}
 			if got, want := len(b.requests()), 3; got != want {
@@ -207,7 +206,7 @@ func TestRetry(t *testing.T) {
 				hangUp(t, w)
 				return
 			}
-			writeData(w, 201, run("r2", troupe.StatusReady))
+			writeData(w, 201, run("r2", client.StatusReady))
 		})
 		input := []byte(`{"hello":"world"}`)
 		got, err := b.c.Actor("alice/hello").Start(context.Background(), input, nil)
@@ -275,7 +274,7 @@ func TestRequest(t *testing.T) {
 	t.Run("HeadersAndBaseURL", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 200, run("r1", troupe.StatusRunning))
+			writeData(w, 200, run("r1", client.StatusRunning))
 		})
 		c := client.New(client.WithBaseURL(b.srv.URL+"/"), client.WithToken("s3cret"), client.WithUserAgent("me/1"))
 		if _, err := c.Run("r1").Get(context.Background()); err != nil {
@@ -290,7 +289,7 @@ func TestRequest(t *testing.T) {
 	t.Run("NoToken", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 200, run("r1", troupe.StatusRunning))
+			writeData(w, 200, run("r1", client.StatusRunning))
 		})
 		c := client.New(client.WithBaseURL(b.srv.URL))
 		if _, err := c.Run("r1").Get(context.Background()); err != nil {

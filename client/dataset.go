@@ -13,8 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/troupehq/troupe"
 )
 
 // DatasetClient reads and writes one dataset. Get it with [Client.Dataset]
@@ -34,12 +32,8 @@ func (rc *RunClient) Dataset() *DatasetClient {
 
 // Get returns the dataset (with its itemCount and cleanItemCount), or nil
 // and no error when there is no such dataset.
-func (d *DatasetClient) Get(ctx context.Context) (*troupe.Storage, error) {
-	s, err := get[troupe.Storage](ctx, d.r, nil)
-	if s != nil {
-		s.Kind = troupe.KindDataset
-	}
-	return s, err
+func (d *DatasetClient) Get(ctx context.Context) (*Storage, error) {
+	return get[Storage](ctx, d.r, nil)
 }
 
 // compressMinBytes is the body size from which PushItems compresses, as

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -125,10 +124,10 @@ func TestDatasetGet(t *testing.T) {
 			return
 		}
 		n, c := int64(3), int64(2)
-		writeData(w, 200, &troupe.Storage{ID: "D1", ItemCount: &n, CleanItemCount: &c})
+		writeData(w, 200, &client.Storage{ID: "D1", ItemCount: &n, CleanItemCount: &c})
 	})
 	ds, err := b.c.Dataset("D1").Get(t.Context())
-	if err != nil || ds.ID != "D1" || *ds.ItemCount != 3 || *ds.CleanItemCount != 2 || ds.Kind != troupe.KindDataset {
+	if err != nil || ds.ID != "D1" || *ds.ItemCount != 3 || *ds.CleanItemCount != 2 {
 		t.Fatalf("Get = %+v, %v", ds, err)
 	}
 	if ds, err := b.c.Dataset("missing").Get(t.Context()); ds != nil || err != nil {

@@ -21,6 +21,10 @@
 // Optional parameters live in options structs whose pointer fields tell
 // "not given" from a zero value; [Ptr] makes such pointers.
 //
-// The package imports only the standard library and the troupe domain
-// package.
+// Its types ([Run], [Actor], [Build], [Storage], ...) hold what the API
+// sends and nothing more. For an endpoint the client does not wrap, build a
+// request with [Client.NewRequest] and send it with [Client.Do], which
+// decodes the data envelope and returns API errors as [*Error].
+//
+// The package imports only the standard library.
 package client

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -144,4 +145,27 @@ func ExampleActorClient_Call() {
 	if out != nil {
 		fmt.Printf("%s\n", out.Value)
 	}
+}
+
+// Do reaches an endpoint the client does not wrap: here the user's
+// account (GET /v2/users/me).
+func ExampleClient_Do() {
+	c := newExampleClient()
+	ctx := context.Background()
+	req, err := c.NewRequest(ctx, "GET", "/users/me", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var me struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	}
+	if _, err := c.Do(ctx, req, &me); err != nil {
+		var apiErr *client.Error
+		if errors.As(err, &apiErr) {
+			log.Fatalf("%s: %s", apiErr.Type, apiErr.Message)
+		}
+		log.Fatal(err)
+	}
+	fmt.Println(me.Username)
 }

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-
-	"github.com/troupehq/troupe"
 )
 
 // KeyValueStoreClient reads and writes one key-value store. Get it with
@@ -21,18 +19,14 @@ func (c *Client) KeyValueStore(id string) *KeyValueStoreClient {
 }
 
 // Get returns the store, or nil and no error when there is no such store.
-func (k *KeyValueStoreClient) Get(ctx context.Context) (*troupe.Storage, error) {
-	s, err := get[troupe.Storage](ctx, k.r, nil)
-	if s != nil {
-		s.Kind = troupe.KindKeyValueStore
-	}
-	return s, err
+func (k *KeyValueStoreClient) Get(ctx context.Context) (*Storage, error) {
+	return get[Storage](ctx, k.r, nil)
 }
 
 // GetRecord returns the record stored under key with its content type, or
 // nil and no error when there is no such record. The value is returned
 // decoded when the server stored it compressed.
-func (k *KeyValueStoreClient) GetRecord(ctx context.Context, key string) (*troupe.Record, error) {
+func (k *KeyValueStoreClient) GetRecord(ctx context.Context, key string) (*Record, error) {
 	req, err := k.r.sub("records", key).request(ctx, http.MethodGet, nil, nil, "")
 	if err != nil {
 		return nil, err
@@ -44,7 +38,7 @@ func (k *KeyValueStoreClient) GetRecord(ctx context.Context, key string) (*troup
 		}
 		return nil, err
 	}
-	return &troupe.Record{Key: key, Value: body, ContentType: h.Get("Content-Type"), ContentEncoding: h.Get("Content-Encoding")}, nil
+	return &Record{Key: key, Value: body, ContentType: h.Get("Content-Type"), ContentEncoding: h.Get("Content-Encoding")}, nil
 }
 
 // SetRecord stores value under key with its content type (default
@@ -127,7 +121,7 @@ func (k *KeyValueStoreClient) Keys(ctx context.Context, opts *KeyListOptions) it
 		for {
 			page.Limit = 0
 			if remaining > 0 {
-				page.Limit = min(remaining, troupe.MaxKeyListLimit)
+				page.Limit = min(remaining, MaxKeyListLimit)
 			}
 			l, err := k.ListKeys(ctx, &page)
 			if err != nil {

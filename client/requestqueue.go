@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"net/http"
 	"net/url"
@@ -9,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/troupehq/troupe"
 )
 
 // RequestQueueClient reads and changes one request queue. Get it with
@@ -70,12 +69,8 @@ func lockParam(d time.Duration) string {
 // Get returns the queue with its counters (totalRequestCount,
 // handledRequestCount, pendingRequestCount, hadMultipleClients), or nil and
 // no error when there is no such queue.
-func (q *RequestQueueClient) Get(ctx context.Context) (*troupe.Storage, error) {
-	s, err := get[troupe.Storage](ctx, q.r, nil)
-	if s != nil {
-		s.Kind = troupe.KindRequestQueue
-	}
-	return s, err
+func (q *RequestQueueClient) Get(ctx context.Context) (*Storage, error) {
+	return get[Storage](ctx, q.r, nil)
 }
 
 // AddRequestOptions are the options of adding or updating requests.
@@ -88,7 +83,7 @@ type AddRequestOptions struct {
 func (o *AddRequestOptions) forefront() bool { return o != nil && o.Forefront }
 
 // uniqueKeyOf is the uniqueKey the server uses for a request.
-func uniqueKeyOf(r *troupe.Request) string {
+func uniqueKeyOf(r *Request) string {
 	if r.UniqueKey != "" {
 		return r.UniqueKey
 	}
@@ -97,8 +92,8 @@ func uniqueKeyOf(r *troupe.Request) string {
 
 // requestOp sends a request object and completes the answer with the
 // request's uniqueKey.
-func (q *RequestQueueClient) requestOp(ctx context.Context, r resource, method string, req *troupe.Request, opts *AddRequestOptions) (*troupe.RequestResult, error) {
-	res, err := fetch[troupe.RequestResult](ctx, r, method, q.params(forefrontParam(opts.forefront())), req)
+func (q *RequestQueueClient) requestOp(ctx context.Context, r resource, method string, req *Request, opts *AddRequestOptions) (*RequestResult, error) {
+	res, err := fetch[RequestResult](ctx, r, method, q.params(forefrontParam(opts.forefront())), req)
 	if err != nil {
 		return nil, err
 	}
@@ -109,22 +104,22 @@ func (q *RequestQueueClient) requestOp(ctx context.Context, r resource, method s
 // AddRequest adds a request without an id (its uniqueKey defaults to its
 // URL). When the queue already has a request with that uniqueKey nothing
 // changes and the result says WasAlreadyPresent (and WasAlreadyHandled).
-func (q *RequestQueueClient) AddRequest(ctx context.Context, req *troupe.Request, opts *AddRequestOptions) (*troupe.RequestResult, error) {
+func (q *RequestQueueClient) AddRequest(ctx context.Context, req *Request, opts *AddRequestOptions) (*RequestResult, error) {
 	return q.requestOp(ctx, q.r.sub("requests"), http.MethodPost, req, opts)
 }
 
 // GetRequest returns a request, or nil and no error when the queue has no
 // request with this id.
-func (q *RequestQueueClient) GetRequest(ctx context.Context, id string) (*troupe.Request, error) {
-	return get[troupe.Request](ctx, q.r.sub("requests", id), nil)
+func (q *RequestQueueClient) GetRequest(ctx context.Context, id string) (*Request, error) {
+	return get[Request](ctx, q.r.sub("requests", id), nil)
 }
 
 // UpdateRequest replaces the request with req.ID (which must be set) with
 // req. Setting HandledAt marks it handled, which takes it out of the head
 // and releases its lock.
-func (q *RequestQueueClient) UpdateRequest(ctx context.Context, req *troupe.Request, opts *AddRequestOptions) (*troupe.RequestResult, error) {
+func (q *RequestQueueClient) UpdateRequest(ctx context.Context, req *Request, opts *AddRequestOptions) (*RequestResult, error) {
 	if req.ID == "" {
-		return nil, troupe.Errorf(troupe.ErrInvalidInput, "UpdateRequest needs the request's id.")
+		return nil, errors.New("client: UpdateRequest needs the request's id")
 	}
 	return q.requestOp(ctx, q.r.sub("requests", req.ID), http.MethodPut, req, opts)
 }
@@ -138,10 +133,10 @@ func (q *RequestQueueClient) DeleteRequest(ctx context.Context, id string) error
 // one after the other, and returns the results of all of them. Requests
 // the server refused (e.g. without a URL) are in UnprocessedRequests. On an
 // error it returns what the batches before it did, with the error.
-func (q *RequestQueueClient) BatchAddRequests(ctx context.Context, reqs []*troupe.Request, opts *AddRequestOptions) (*troupe.BatchAddResult, error) {
-	out := &troupe.BatchAddResult{ProcessedRequests: []troupe.RequestResult{}, UnprocessedRequests: []troupe.UnprocessedRequest{}}
-	for chunk := range slices.Chunk(reqs, troupe.MaxBatchRequests) {
-		res, err := fetch[troupe.BatchAddResult](ctx, q.r.sub("requests", "batch"), http.MethodPost,
+func (q *RequestQueueClient) BatchAddRequests(ctx context.Context, reqs []*Request, opts *AddRequestOptions) (*BatchAddResult, error) {
+	out := &BatchAddResult{ProcessedRequests: []RequestResult{}, UnprocessedRequests: []UnprocessedRequest{}}
+	for chunk := range slices.Chunk(reqs, MaxBatchRequests) {
+		res, err := fetch[BatchAddResult](ctx, q.r.sub("requests", "batch"), http.MethodPost,
 			q.params(forefrontParam(opts.forefront())), chunk)
 		if err != nil {
 			return out, err
@@ -155,10 +150,10 @@ func (q *RequestQueueClient) BatchAddRequests(ctx context.Context, reqs []*troup
 // BatchDeleteRequests deletes the requests named by id or uniqueKey, in
 // batches of at most 25. On an error it returns what the batches before it
 // did, with the error.
-func (q *RequestQueueClient) BatchDeleteRequests(ctx context.Context, refs []troupe.RequestRef) (*troupe.BatchDeleteResult, error) {
-	out := &troupe.BatchDeleteResult{ProcessedRequests: []troupe.RequestRef{}, UnprocessedRequests: []troupe.RequestRef{}}
-	for chunk := range slices.Chunk(refs, troupe.MaxBatchRequests) {
-		res, err := fetch[troupe.BatchDeleteResult](ctx, q.r.sub("requests", "batch"), http.MethodDelete, q.params(nil), chunk)
+func (q *RequestQueueClient) BatchDeleteRequests(ctx context.Context, refs []RequestRef) (*BatchDeleteResult, error) {
+	out := &BatchDeleteResult{ProcessedRequests: []RequestRef{}, UnprocessedRequests: []RequestRef{}}
+	for chunk := range slices.Chunk(refs, MaxBatchRequests) {
+		res, err := fetch[BatchDeleteResult](ctx, q.r.sub("requests", "batch"), http.MethodDelete, q.params(nil), chunk)
 		if err != nil {
 			return out, err
 		}
@@ -185,11 +180,11 @@ type ListRequestsOptions struct {
 // RequestsPage is one page of a request list. NextCursor is empty on the
 // last page.
 type RequestsPage struct {
-	Items            []*troupe.Request `json:"items"`
-	Limit            int               `json:"limit"`
-	Cursor           string            `json:"cursor,omitempty"`
-	ExclusiveStartID string            `json:"exclusiveStartId,omitempty"`
-	NextCursor       string            `json:"nextCursor,omitempty"`
+	Items            []*Request `json:"items"`
+	Limit            int        `json:"limit"`
+	Cursor           string     `json:"cursor,omitempty"`
+	ExclusiveStartID string     `json:"exclusiveStartId,omitempty"`
+	NextCursor       string     `json:"nextCursor,omitempty"`
 }
 
 // ListRequests returns one page of the queue's requests, ordered by id.
@@ -215,13 +210,13 @@ func (q *RequestQueueClient) ListRequests(ctx context.Context, opts *ListRequest
 // ListRequestsIter yields every request of the queue from where opts start
 // (pages of opts.Limit), following the pages' cursors. It stops at the
 // first error, which it yields.
-func (q *RequestQueueClient) ListRequestsIter(ctx context.Context, opts *ListRequestsOptions) iter.Seq2[*troupe.Request, error] {
+func (q *RequestQueueClient) ListRequestsIter(ctx context.Context, opts *ListRequestsOptions) iter.Seq2[*Request, error] {
 	o := ListRequestsOptions{}
 	if opts != nil {
 		o = *opts
 		o.Filter = append([]string(nil), opts.Filter...)
 	}
-	return func(yield func(*troupe.Request, error) bool) {
+	return func(yield func(*Request, error) bool) {
 		for {
 			page, err := q.ListRequests(ctx, &o)
 			if err != nil {
@@ -246,13 +241,13 @@ func (q *RequestQueueClient) ListRequestsIter(ctx context.Context, opts *ListReq
 // QueueHasLockedRequests are set by ListAndLockHead only, and so are the
 // items' LockExpiresAt.
 type QueueHead struct {
-	Limit                  int               `json:"limit"`
-	QueueModifiedAt        time.Time         `json:"queueModifiedAt"`
-	HadMultipleClients     bool              `json:"hadMultipleClients"`
-	QueueHasLockedRequests bool              `json:"queueHasLockedRequests"`
-	ClientKey              string            `json:"clientKey"`
-	LockSecs               float64           `json:"lockSecs"`
-	Items                  []troupe.HeadItem `json:"items"`
+	Limit                  int        `json:"limit"`
+	QueueModifiedAt        time.Time  `json:"queueModifiedAt"`
+	HadMultipleClients     bool       `json:"hadMultipleClients"`
+	QueueHasLockedRequests bool       `json:"queueHasLockedRequests"`
+	ClientKey              string     `json:"clientKey"`
+	LockSecs               float64    `json:"lockSecs"`
+	Items                  []HeadItem `json:"items"`
 }
 
 // ListHead returns up to limit (0: the server's default, 100; at most 1000)

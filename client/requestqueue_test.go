@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -24,11 +23,11 @@ func TestRequestQueueClientRequests(t *testing.T) {
 			writeData(w, 201, map[string]any{"requestId": "abc", "wasAlreadyPresent": true, "wasAlreadyHandled": false})
 		})
 		q := b.c.RequestQueue("alice/queue").WithClientKey("ck1")
-		res, err := q.AddRequest(ctx, &troupe.Request{URL: "http://x/a", UserData: json.RawMessage(`{"n":1}`)}, &client.AddRequestOptions{Forefront: true})
+		res, err := q.AddRequest(ctx, &client.Request{URL: "http://x/a", UserData: json.RawMessage(`{"n":1}`)}, &client.AddRequestOptions{Forefront: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *res != (troupe.RequestResult{RequestID: "abc", UniqueKey: "http://x/a", WasAlreadyPresent: true}) {
+		if *res != (client.RequestResult{RequestID: "abc", UniqueKey: "http://x/a", WasAlreadyPresent: true}) {
 			t.Errorf("got %+v", *res)
 		}
 		req := b.last(t)
@@ -90,7 +89,7 @@ func TestRequestQueueClientRequests(t *testing.T) {
 		if !strings.Contains(req.Body, `"handledAt":"2025-01-02T03:04:05.006Z"`) || !strings.Contains(req.Body, `"id":"r1"`) {
 			t.Errorf("PUT body %s", req.Body)
 		}
-		if _, err := q.UpdateRequest(ctx, &troupe.Request{URL: "http://x"}, nil); err == nil {
+		if _, err := q.UpdateRequest(ctx, &client.Request{URL: "http://x"}, nil); err == nil {
 			t.Error("update without an id succeeded")
 		}
 
@@ -112,7 +111,7 @@ func TestRequestQueueClientRequests(t *testing.T) {
 			writeData(w, 200, map[string]any{"id": "q1", "totalRequestCount": 3, "hadMultipleClients": true})
 		})
 		st, err := b.c.RequestQueue("q1").Get(ctx)
-		if err != nil || st.ID != "q1" || *st.TotalRequestCount != 3 || !*st.HadMultipleClients || st.Kind != troupe.KindRequestQueue {
+		if err != nil || st.ID != "q1" || *st.TotalRequestCount != 3 || !*st.HadMultipleClients {
 			t.Fatalf("got %+v, %v", st, err)
 		}
 		if st, err := b.c.RequestQueue("nope").Get(ctx); st != nil || err != nil {
@@ -143,9 +142,9 @@ func TestRequestQueueClientBatches(t *testing.T) {
 		}
 	})
 	q := b.c.RequestQueue("q1")
-	var reqs []*troupe.Request
+	var reqs []*client.Request
 	for i := range 30 {
-		reqs = append(reqs, &troupe.Request{URL: fmt.Sprint(i)})
+		reqs = append(reqs, &client.Request{URL: fmt.Sprint(i)})
 	}
 	res, err := q.BatchAddRequests(ctx, reqs, nil)
 	if err != nil {
@@ -165,7 +164,7 @@ func TestRequestQueueClientBatches(t *testing.T) {
 		t.Fatalf("batches of %d and %d, want 25 and 5", len(first), len(second))
 	}
 
-	del, err := q.WithClientKey("ck").BatchDeleteRequests(ctx, []troupe.RequestRef{{ID: "x"}, {UniqueKey: "http://y"}})
+	del, err := q.WithClientKey("ck").BatchDeleteRequests(ctx, []client.RequestRef{{ID: "x"}, {UniqueKey: "http://y"}})
 	if err != nil || len(del.ProcessedRequests) != 1 {
 		t.Fatalf("delete: %+v, %v", del, err)
 	}

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/troupehq/troupe"
 )
 
 // resource is an API path plus the query parameters every request on it and
@@ -160,7 +158,7 @@ const (
 // waitSecs elapsed (0: no limit). It returns the last job seen. A job that
 // is not found is polled again for up to notFoundGrace, then the not-found
 // error is returned.
-func waitForFinish[T any](ctx context.Context, r resource, waitSecs int, status func(*T) troupe.Status) (*T, error) {
+func waitForFinish[T any](ctx context.Context, r resource, waitSecs int, status func(*T) Status) (*T, error) {
 	var deadline time.Time
 	if waitSecs > 0 {
 		deadline = time.Now().Add(time.Duration(waitSecs) * time.Second)

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/troupehq/troupe"
 )
 
 // RunClient steers one run: /v2/actor-runs/{id}, or an actor's last run
@@ -22,8 +20,8 @@ func (c *Client) Run(id string) *RunClient {
 
 // Get returns the run, or nil and no error when there is no such run (a 404
 // of type record-not-found).
-func (rc *RunClient) Get(ctx context.Context) (*troupe.Run, error) {
-	return get[troupe.Run](ctx, rc.r, nil)
+func (rc *RunClient) Get(ctx context.Context) (*Run, error) {
+	return get[Run](ctx, rc.r, nil)
 }
 
 // WaitForFinish waits until the run is terminal (SUCCEEDED, FAILED,
@@ -34,17 +32,17 @@ func (rc *RunClient) Get(ctx context.Context) (*troupe.Run, error) {
 // again for a few seconds (it may not be visible yet right after it was
 // started); after that the not-found error is returned. Cancelling ctx
 // stops the wait and returns ctx.Err().
-func (rc *RunClient) WaitForFinish(ctx context.Context, waitSecs int) (*troupe.Run, error) {
-	return waitForFinish(ctx, rc.r, waitSecs, func(r *troupe.Run) troupe.Status { return r.Status })
+func (rc *RunClient) WaitForFinish(ctx context.Context, waitSecs int) (*Run, error) {
+	return waitForFinish(ctx, rc.r, waitSecs, func(r *Run) Status { return r.Status })
 }
 
 // Abort aborts the run (POST abort?gracefully=1|0) and returns it, usually
 // ABORTING or ABORTED. Gracefully, the actor is sent the aborting and
 // persistState events and stopped after a grace period; otherwise at once.
 // A run that has already finished is returned as it is.
-func (rc *RunClient) Abort(ctx context.Context, gracefully bool) (*troupe.Run, error) {
+func (rc *RunClient) Abort(ctx context.Context, gracefully bool) (*Run, error) {
 	q := url.Values{"gracefully": {boolParam(gracefully)}}
-	return fetch[troupe.Run](ctx, rc.r.sub("abort"), http.MethodPost, q, nil)
+	return fetch[Run](ctx, rc.r.sub("abort"), http.MethodPost, q, nil)
 }
 
 // Delete deletes a finished run with its log. A run that does not exist is
@@ -66,7 +64,7 @@ type MetamorphOptions struct {
 // Metamorph turns the running run into a run of the target actor ("id" or
 // "username/name"), keeping its id and storages; input (nil: none) becomes
 // the new input record. It returns the run.
-func (rc *RunClient) Metamorph(ctx context.Context, targetActorID string, input []byte, opts *MetamorphOptions) (*troupe.Run, error) {
+func (rc *RunClient) Metamorph(ctx context.Context, targetActorID string, input []byte, opts *MetamorphOptions) (*Run, error) {
 	if opts == nil {
 		opts = &MetamorphOptions{}
 	}
@@ -74,13 +72,13 @@ func (rc *RunClient) Metamorph(ctx context.Context, targetActorID string, input 
 	if opts.Build != "" {
 		q.Set("build", opts.Build)
 	}
-	return sendInput[troupe.Run](ctx, rc.r.sub("metamorph"), q, input, opts.ContentType)
+	return sendInput[Run](ctx, rc.r.sub("metamorph"), q, input, opts.ContentType)
 }
 
 // Reboot restarts the process of a RUNNING run (same run id and storages)
 // and returns the run.
-func (rc *RunClient) Reboot(ctx context.Context) (*troupe.Run, error) {
-	return fetch[troupe.Run](ctx, rc.r.sub("reboot"), http.MethodPost, nil, nil)
+func (rc *RunClient) Reboot(ctx context.Context) (*Run, error) {
+	return fetch[Run](ctx, rc.r.sub("reboot"), http.MethodPost, nil, nil)
 }
 
 // ResurrectOptions are the optional parameters of [RunClient.Resurrect]; a
@@ -97,7 +95,7 @@ type ResurrectOptions struct {
 
 // Resurrect brings a finished run back to RUNNING with the same storages
 // and returns it.
-func (rc *RunClient) Resurrect(ctx context.Context, opts *ResurrectOptions) (*troupe.Run, error) {
+func (rc *RunClient) Resurrect(ctx context.Context, opts *ResurrectOptions) (*Run, error) {
 	q := url.Values{}
 	if opts != nil {
 		if opts.Build != "" {
@@ -109,7 +107,7 @@ func (rc *RunClient) Resurrect(ctx context.Context, opts *ResurrectOptions) (*tr
 		setFloat(q, "maxTotalChargeUsd", opts.MaxTotalChargeUsd)
 		setBool(q, "restartOnError", opts.RestartOnError)
 	}
-	return fetch[troupe.Run](ctx, rc.r.sub("resurrect"), http.MethodPost, q, nil)
+	return fetch[Run](ctx, rc.r.sub("resurrect"), http.MethodPost, q, nil)
 }
 
 // RunUpdate holds the run fields [RunClient.Update] changes; nil fields are
@@ -123,11 +121,11 @@ type RunUpdate struct {
 }
 
 // Update changes the run (PUT with the non-nil fields of u) and returns it.
-func (rc *RunClient) Update(ctx context.Context, u *RunUpdate) (*troupe.Run, error) {
+func (rc *RunClient) Update(ctx context.Context, u *RunUpdate) (*Run, error) {
 	if u == nil {
 		u = &RunUpdate{}
 	}
-	return fetch[troupe.Run](ctx, rc.r, http.MethodPut, nil, u)
+	return fetch[Run](ctx, rc.r, http.MethodPut, nil, u)
 }
 
 // Log returns the client of the run's log.
@@ -160,7 +158,7 @@ type RunListOptions struct {
 }
 
 // RunList is a page of runs.
-type RunList = Page[*troupe.Run]
+type RunList = Page[*Run]
 
 // List returns a page of runs ordered by startedAt.
 func (rcc *RunCollectionClient) List(ctx context.Context, opts *RunListOptions) (*RunList, error) {

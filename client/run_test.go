@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -20,13 +19,13 @@ func TestRunClientGet(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 200, run("r1", troupe.StatusSucceeded))
+			writeData(w, 200, run("r1", client.StatusSucceeded))
 		})
 		got, err := b.c.Run("r1").Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ID != "r1" || got.Status != troupe.StatusSucceeded || !got.StartedAt.Equal(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		if got.ID != "r1" || got.Status != client.StatusSucceeded || !got.StartedAt.Equal(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)) {
 			t.Errorf("got %+v", got)
 		}
 		if req := b.last(t); req.Method != "GET" || req.Path != "/v2/actor-runs/r1" || req.RawQuery != "" {
@@ -65,9 +64,9 @@ func TestRunClientWaitForFinish(t *testing.T) {
 		t.Parallel()
 		var n atomic.Int32
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			st := troupe.StatusRunning
+			st := client.StatusRunning
 			if n.Add(1) == 3 {
-				st = troupe.StatusFailed
+				st = client.StatusFailed
 			}
 			writeData(w, 200, run("r1", st))
 		})
@@ -75,7 +74,7 @@ func TestRunClientWaitForFinish(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != troupe.StatusFailed {
+		if got.Status != client.StatusFailed {
 			t.Errorf("got status %s, want FAILED", got.Status)
 		}
 		reqs := b.requests()
@@ -92,7 +91,7 @@ func TestRunClientWaitForFinish(t *testing.T) {
 	t.Run("TimeRunsOut", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			writeData(w, 200, run("r1", troupe.StatusRunning))
+			writeData(w, 200, run("r1", client.StatusRunning))
 		})
 		start := time.Now()
 		got, err := b.c.Run("r1").WaitForFinish(context.Background(), 1)
@@ -102,7 +101,7 @@ func TestRunClientWaitForFinish(t *testing.T) {
 		if d := time.Since(start); d < time.Second || d > 5*time.Second {
 			t.Errorf("waited %v, want about 1s", d)
 		}
-		if got.Status != troupe.StatusRunning {
+		if got.Status != client.StatusRunning {
 			t.Errorf("got status %s, want the last seen RUNNING", got.Status)
 		}
 		if q := b.requests()[0].RawQuery; q != "waitForFinish=1" {
@@ -118,13 +117,13 @@ func TestRunClientWaitForFinish(t *testing.T) {
 				writeError(w, 404, "record-not-found", "Run was not found.")
 				return
 			}
-			writeData(w, 200, run("r1", troupe.StatusSucceeded))
+			writeData(w, 200, run("r1", client.StatusSucceeded))
 		})
 		got, err := b.c.Run("r1").WaitForFinish(context.Background(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != troupe.StatusSucceeded {
+		if got.Status != client.StatusSucceeded {
 			t.Errorf("got status %s, want SUCCEEDED", got.Status)
 		}
 	})
@@ -176,58 +175,58 @@ func TestRunClientOperations(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		call func(c *client.Client) (*troupe.Run, error)
+		call func(c *client.Client) (*client.Run, error)
 		want want
 	}{
-		{"AbortGracefully", func(c *client.Client) (*troupe.Run, error) {
+		{"AbortGracefully", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Abort(context.Background(), true)
 		}, want{"POST", "/v2/actor-runs/r1/abort", "gracefully=1", "", ""}},
-		{"AbortAtOnce", func(c *client.Client) (*troupe.Run, error) {
+		{"AbortAtOnce", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Abort(context.Background(), false)
 		}, want{"POST", "/v2/actor-runs/r1/abort", "gracefully=0", "", ""}},
-		{"Metamorph", func(c *client.Client) (*troupe.Run, error) {
+		{"Metamorph", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Metamorph(context.Background(), "bob/other", []byte("hi"), &client.MetamorphOptions{Build: "0.1.2", ContentType: "text/plain"})
 		}, want{"POST", "/v2/actor-runs/r1/metamorph", "build=0.1.2&targetActorId=bob~other", "hi", "text/plain"}},
-		{"MetamorphJSONInput", func(c *client.Client) (*troupe.Run, error) {
+		{"MetamorphJSONInput", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Metamorph(context.Background(), "T1", []byte(`{"a":1}`), nil)
 		}, want{"POST", "/v2/actor-runs/r1/metamorph", "targetActorId=T1", `{"a":1}`, "application/json; charset=utf-8"}},
-		{"MetamorphNoInput", func(c *client.Client) (*troupe.Run, error) {
+		{"MetamorphNoInput", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Metamorph(context.Background(), "T1", nil, nil)
 		}, want{"POST", "/v2/actor-runs/r1/metamorph", "targetActorId=T1", "", ""}},
-		{"Reboot", func(c *client.Client) (*troupe.Run, error) {
+		{"Reboot", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Reboot(context.Background())
 		}, want{"POST", "/v2/actor-runs/r1/reboot", "", "", ""}},
-		{"Resurrect", func(c *client.Client) (*troupe.Run, error) {
+		{"Resurrect", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Resurrect(context.Background(), &client.ResurrectOptions{
 				Build: "latest", MemoryMbytes: client.Ptr(256), TimeoutSecs: client.Ptr(0),
 				MaxItems: client.Ptr(10), MaxTotalChargeUsd: client.Ptr(1.5), RestartOnError: client.Ptr(false),
 			})
 		}, want{"POST", "/v2/actor-runs/r1/resurrect", "build=latest&maxItems=10&maxTotalChargeUsd=1.5&memory=256&restartOnError=0&timeout=0", "", ""}},
-		{"ResurrectDefaults", func(c *client.Client) (*troupe.Run, error) {
+		{"ResurrectDefaults", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Resurrect(context.Background(), nil)
 		}, want{"POST", "/v2/actor-runs/r1/resurrect", "", "", ""}},
-		{"Update", func(c *client.Client) (*troupe.Run, error) {
+		{"Update", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Update(context.Background(), &client.RunUpdate{StatusMessage: client.Ptr("half way"), IsStatusMessageTerminal: client.Ptr(false)})
 		}, want{"PUT", "/v2/actor-runs/r1", "", `{"statusMessage":"half way","isStatusMessageTerminal":false}`, "application/json; charset=utf-8"}},
-		{"UpdateGeneralAccess", func(c *client.Client) (*troupe.Run, error) {
+		{"UpdateGeneralAccess", func(c *client.Client) (*client.Run, error) {
 			return c.Run("r1").Update(context.Background(), &client.RunUpdate{GeneralAccess: client.Ptr("RESTRICTED")})
 		}, want{"PUT", "/v2/actor-runs/r1", "", `{"generalAccess":"RESTRICTED"}`, "application/json; charset=utf-8"}},
-		{"LastRunAbort", func(c *client.Client) (*troupe.Run, error) {
+		{"LastRunAbort", func(c *client.Client) (*client.Run, error) {
 			return c.Actor("alice/hello").LastRun("RUNNING").Abort(context.Background(), true)
 		}, want{"POST", "/v2/actors/alice~hello/runs/last/abort", "gracefully=1&status=RUNNING", "", ""}},
-		{"LastRunGet", func(c *client.Client) (*troupe.Run, error) {
+		{"LastRunGet", func(c *client.Client) (*client.Run, error) {
 			return c.Actor("A1").LastRun("").Get(context.Background())
 		}, want{"GET", "/v2/actors/A1/runs/last", "", "", ""}},
-		{"Start", func(c *client.Client) (*troupe.Run, error) {
+		{"Start", func(c *client.Client) (*client.Run, error) {
 			return c.Actor("alice/hello").Start(context.Background(), []byte(`{"n":1}`), &client.StartOptions{
 				Build: "beta", TimeoutSecs: client.Ptr(30), MemoryMbytes: client.Ptr(512), MaxItems: client.Ptr(5),
 				RestartOnError: client.Ptr(true), WaitForFinish: 10,
 			})
 		}, want{"POST", "/v2/actors/alice~hello/runs", "build=beta&maxItems=5&memory=512&restartOnError=1&timeout=30&waitForFinish=10", `{"n":1}`, "application/json; charset=utf-8"}},
-		{"StartNoInput", func(c *client.Client) (*troupe.Run, error) {
+		{"StartNoInput", func(c *client.Client) (*client.Run, error) {
 			return c.Actor("A1").Start(context.Background(), nil, nil)
 		}, want{"POST", "/v2/actors/A1/runs", "", "", ""}},
-		{"StartContentType", func(c *client.Client) (*troupe.Run, error) {
+		{"StartContentType", func(c *client.Client) (*client.Run, error) {
 			return c.Actor("A1").Start(context.Background(), []byte("plain"), &client.StartOptions{ContentType: "text/plain"})
 		}, want{"POST", "/v2/actors/A1/runs", "", "plain", "text/plain"}},
 	} {
@@ -238,7 +237,7 @@ func TestRunClientOperations(t *testing.T) {
 				if strings.HasSuffix(r.URL.Path, "/runs") {
 					status = 201
 				}
-				writeData(w, status, run("r1", troupe.StatusRunning))
+				writeData(w, status, run("r1", client.StatusRunning))
 			})
 			got, err := tc.call(b.c)
 			if err != nil {
@@ -373,7 +372,7 @@ func TestRunCollectionClientList(t *testing.T) {
 	b := setup(t, func(w http.ResponseWriter, r *http.Request) {
 		writeData(w, 200, map[string]any{
 			"total": 7, "offset": 2, "limit": 2, "count": 2, "desc": true,
-			"items": []*troupe.Run{run("r1", troupe.StatusRunning), run("r2", troupe.StatusSucceeded)},
+			"items": []*client.Run{run("r1", client.StatusRunning), run("r2", client.StatusSucceeded)},
 		})
 	})
 	after := time.Date(2024, 1, 2, 3, 4, 5, 600_000_000, time.FixedZone("X", 3600))

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -41,12 +40,12 @@ func TestPushAndCall(t *testing.T) {
 		t.Fatalf("runs ls: %v\n%s", err, out)
 	}
 	var list struct {
-		Items []troupe.Run `json:"items"`
+		Items []client.Run `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("runs ls -o json is not JSON: %v\n%s", err, out)
 	}
-	if len(list.Items) != 1 || list.Items[0].Status != troupe.StatusSucceeded || list.Items[0].BuildNumber != "1.2.1" {
+	if len(list.Items) != 1 || list.Items[0].Status != client.StatusSucceeded || list.Items[0].BuildNumber != "1.2.1" {
 		t.Errorf("runs ls = %+v", list.Items)
 	}
 	if out, err := s.cli(t, "call", "failer"); err == nil {
@@ -81,7 +80,7 @@ func TestMemoryLimit(t *testing.T) {
 		"Dockerfile":        "FROM node:20\nCMD [\"node\", \"-e\", \"const a=[]; setInterval(() => a.push(Buffer.alloc(20e6, 1)), 50)\"]\n",
 	})
 	run := s.finish(t, s.start(t, "hog", "", &client.StartOptions{MemoryMbytes: client.Ptr(128)}).ID)
-	wantStatus(t, run, troupe.StatusFailed)
+	wantStatus(t, run, client.StatusFailed)
 	if !strings.Contains(message(run), "memory limit of 128 MB") {
 		t.Errorf("status message %q does not name the memory limit", message(run))
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -22,7 +21,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // start starts a run of an example actor with a JSON input ("" for none).
-func (s *server) start(t *testing.T, actor, input string, opts *client.StartOptions) *troupe.Run {
+func (s *server) start(t *testing.T, actor, input string, opts *client.StartOptions) *client.Run {
 	t.Helper()
 	var body []byte
 	if input != "" {
@@ -36,7 +35,7 @@ func (s *server) start(t *testing.T, actor, input string, opts *client.StartOpti
 }
 
 // finish waits for the run to finish and returns it.
-func (s *server) finish(t *testing.T, runID string) *troupe.Run {
+func (s *server) finish(t *testing.T, runID string) *client.Run {
 	t.Helper()
 	run, err := s.c.Run(runID).WaitForFinish(testCtx(t), 90)
 	if err != nil {
@@ -96,7 +95,7 @@ func (s *server) record(t *testing.T, runID, key string) map[string]any {
 	return v
 }
 
-func wantStatus(t *testing.T, run *troupe.Run, want troupe.Status) {
+func wantStatus(t *testing.T, run *client.Run, want client.Status) {
 	t.Helper()
 	if run.Status != want {
 		msg := ""
@@ -115,7 +114,7 @@ func wantErrorType(t *testing.T, err error, want string) {
 	}
 }
 
-func message(run *troupe.Run) string {
+func message(run *client.Run) string {
 	if run.StatusMessage == nil {
 		return ""
 	}

@@ -21,8 +21,8 @@ import (
 
 // buildFiles returns the files of a Node.js actor whose package.json has
 // these scripts (a JSON object's members) and no dependencies.
-func buildFiles(scripts string) []troupe.SourceFile {
-	return []troupe.SourceFile{
+func buildFiles(scripts string) []client.SourceFile {
+	return []client.SourceFile{
 		{Name: "Dockerfile", Format: "TEXT", Content: "FROM node:20\nCMD [\"node\", \"main.js\"]\n"},
 		{Name: "main.js", Format: "TEXT", Content: "console.log('hi');\n"},
 		{Name: "package.json", Format: "TEXT", Content: `{"name":"p","version":"1.0.0","scripts":{` + scripts + `}}`},
@@ -37,13 +37,13 @@ func sleepForever() (string, string) {
 }
 
 // buildOf creates an actor with these files and starts a build of it.
-func (s *server) buildOf(t *testing.T, files []troupe.SourceFile, opts *client.BuildOptions) *troupe.Build {
+func (s *server) buildOf(t *testing.T, files []client.SourceFile, opts *client.BuildOptions) *client.Build {
 	t.Helper()
 	ctx := testCtx(t)
 	a, err := s.c.Actors().Create(ctx, &client.ActorCreate{
 		Name: "b-" + strings.ToLower(troupe.NewID()),
-		Versions: []troupe.Version{{VersionNumber: "0.1", SourceType: troupe.SourceFiles,
-			SourceFiles: files, BuildTag: "latest", EnvVars: []troupe.EnvVar{}}},
+		Versions: []client.Version{{VersionNumber: "0.1", SourceType: client.SourceFiles,
+			SourceFiles: files, BuildTag: "latest", EnvVars: []client.EnvVar{}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func (s *server) buildOf(t *testing.T, files []troupe.SourceFile, opts *client.B
 }
 
 // finishBuild waits for the build to finish and returns it.
-func (s *server) finishBuild(t *testing.T, id string) *troupe.Build {
+func (s *server) finishBuild(t *testing.T, id string) *client.Build {
 	t.Helper()
 	b, err := s.c.Build(id).WaitForFinish(testCtx(t), 100)
 	if err != nil {
@@ -142,11 +142,11 @@ func TestHostileBuilds(t *testing.T) {
 		s.waitBuildLog(t, blocking.ID, "sleeping")
 		// Two builds sleep; a third one still runs and finishes.
 		normal := s.finishBuild(t, s.buildOf(t, buildFiles(`"postinstall":"echo installed"`), nil).ID)
-		if normal.Status != troupe.StatusSucceeded {
+		if normal.Status != client.StatusSucceeded {
 			t.Fatalf("the normal build is %s:\n%s", normal.Status, s.buildLog(t, normal.ID))
 		}
 		got := s.finishBuild(t, timed.ID)
-		if got.Status != troupe.StatusTimedOut || !strings.Contains(got.StatusMessage, "timed out") || got.Options.TimeoutSecs != 4 {
+		if got.Status != client.StatusTimedOut || !strings.Contains(got.StatusMessage, "timed out") || got.Options.TimeoutSecs != 4 {
 			t.Fatalf("the sleeping build is %s (%q, timeout %d); want TIMED-OUT", got.Status, got.StatusMessage, got.Options.TimeoutSecs)
 		}
 		noProcessesLeft(t, markerA)
@@ -156,12 +156,12 @@ func TestHostileBuilds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ab.Status != troupe.StatusAborted {
+		if ab.Status != client.StatusAborted {
 			t.Fatalf("abort answered %s, want ABORTED", ab.Status)
 		}
 		noProcessesLeft(t, markerB)
 		again, err := s.c.Build(blocking.ID).Abort(ctx)
-		if err != nil || again.Status != troupe.StatusAborted || !again.FinishedAt.Equal(*ab.FinishedAt) {
+		if err != nil || again.Status != client.StatusAborted || !again.FinishedAt.Equal(*ab.FinishedAt) {
 			t.Errorf("aborting the aborted build again = %+v, %v; want it unchanged", again, err)
 		}
 	})
@@ -170,7 +170,7 @@ func TestHostileBuilds(t *testing.T) {
 		bd := s.buildOf(t, buildFiles(`"preinstall":"yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 25000000"`), nil)
 		got := s.finishBuild(t, bd.ID)
 		log := s.buildLog(t, bd.ID)
-		if got.Status != troupe.StatusSucceeded {
+		if got.Status != client.StatusSucceeded {
 			t.Fatalf("flooding build is %s", got.Status)
 		}
 		if len(log) > 10<<20+200 || !strings.Contains(log[len(log)-200:], "size limit") {
@@ -204,7 +204,7 @@ func TestStopKillsBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != troupe.StatusFailed || !strings.Contains(got.StatusMessage, "server stopped") {
+	if got.Status != client.StatusFailed || !strings.Contains(got.StatusMessage, "server stopped") {
 		t.Errorf("after a restart the build is %s (%q); want FAILED with a message", got.Status, got.StatusMessage)
 	}
 }

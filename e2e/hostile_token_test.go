@@ -2,11 +2,10 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"github.com/troupehq/troupe/client"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/troupehq/troupe"
 )
 
 // The hostile actors below are plain Node programs (no npm packages) that
@@ -101,13 +100,13 @@ await tryIt('create an actor', '/acts', { method: 'POST', body: JSON.stringify({
 await output({ attempts });
 `)
 	keeper := s.finish(t, s.start(t, "token-keeper", "", nil).ID)
-	wantStatus(t, keeper, troupe.StatusSucceeded)
+	wantStatus(t, keeper, client.StatusSucceeded)
 	kept := s.record(t, keeper.ID, "OUTPUT")
 	input, _ := json.Marshal(map[string]any{"token": kept["token"], "runId": keeper.ID})
 	replay := s.finish(t, s.start(t, "token-replay", string(input), nil).ID)
-	wantStatus(t, replay, troupe.StatusSucceeded)
+	wantStatus(t, replay, client.StatusSucceeded)
 	wantRefused(t, s.attempts(t, replay.ID), 401, "invalid-token")
-	if got := s.finish(t, keeper.ID); message(got) == "hijacked" || got.Status != troupe.StatusSucceeded {
+	if got := s.finish(t, keeper.ID); message(got) == "hijacked" || got.Status != client.StatusSucceeded {
 		t.Errorf("the ended run was changed: %s %q", got.Status, message(got))
 	}
 }

@@ -14,7 +14,7 @@ func TestRunSucceeds(t *testing.T) {
 	t.Parallel()
 	s := shared
 	run := s.start(t, "echo", `{"message":"hi there"}`, nil)
-	if run.Status != troupe.StatusReady && run.Status != troupe.StatusRunning {
+	if run.Status != client.StatusReady && run.Status != client.StatusRunning {
 		t.Fatalf("new run is %s", run.Status)
 	}
 	if run.DefaultDatasetID == "" || run.DefaultKeyValueStoreID == "" || run.DefaultRequestQueueID == "" {
@@ -24,7 +24,7 @@ func TestRunSucceeds(t *testing.T) {
 		t.Errorf("options.build %q buildNumber %q; want the requested tag and the build it resolved to", run.Options.Build, run.BuildNumber)
 	}
 	run = s.finish(t, run.ID)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	if run.ExitCode == nil || *run.ExitCode != 0 || message(run) != "Actor finished with exit code 0" {
 		t.Errorf("exit code %v, message %q", run.ExitCode, message(run))
 	}
@@ -53,7 +53,7 @@ func TestInputSchemaDefaults(t *testing.T) {
 	t.Parallel()
 	s := shared
 	run := s.finish(t, s.start(t, "echo", "", nil).ID)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	input, _ := s.record(t, run.ID, "OUTPUT")["input"].(map[string]any)
 	if input["message"] != "hello from troupe" {
 		t.Errorf("input %v; want the schema's defaults", input)
@@ -64,7 +64,7 @@ func TestRunFails(t *testing.T) {
 	t.Parallel()
 	s := shared
 	run := s.finish(t, s.start(t, "failer", "", nil).ID)
-	wantStatus(t, run, troupe.StatusFailed)
+	wantStatus(t, run, client.StatusFailed)
 	if run.ExitCode == nil || *run.ExitCode != 3 || message(run) != "Actor failed with exit code 3" {
 		t.Errorf("exit code %v, message %q", run.ExitCode, message(run))
 	}
@@ -80,7 +80,7 @@ func TestCallWaitsForFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	// The server holds waitForFinish and answers the moment the run ends.
 	sleeper := s.start(t, "sleeper", `{"secs":1}`, &client.StartOptions{WaitForFinish: 30})
 	begin := time.Now()
@@ -90,7 +90,7 @@ func TestCallWaitsForFinish(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantStatus(t, sleeper, troupe.StatusSucceeded)
+	wantStatus(t, sleeper, client.StatusSucceeded)
 	if waited := time.Since(begin); waited > 20*time.Second {
 		t.Errorf("waitForFinish returned after %v, long after the run ended", waited)
 	}
@@ -105,7 +105,7 @@ func TestAbortImmediately(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, aborted, troupe.StatusAborted)
+	wantStatus(t, aborted, client.StatusAborted)
 	if aborted.FinishedAt == nil {
 		t.Error("aborted run has no finishedAt")
 	}
@@ -113,7 +113,7 @@ func TestAbortImmediately(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Status != troupe.StatusAborted || !again.FinishedAt.Equal(*aborted.FinishedAt) {
+	if again.Status != client.StatusAborted || !again.FinishedAt.Equal(*aborted.FinishedAt) {
 		t.Errorf("abort of a finished run changed it: %s %v", again.Status, again.FinishedAt)
 	}
 }
@@ -127,10 +127,10 @@ func TestAbortGracefully(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusAborting)
+	wantStatus(t, got, client.StatusAborting)
 	got = s.finish(t, run.ID)
 	// The actor exits 0 on "aborting"; the run still ends ABORTED.
-	wantStatus(t, got, troupe.StatusAborted)
+	wantStatus(t, got, client.StatusAborted)
 	if st := s.record(t, run.ID, "STATE"); st["savedOn"] != "aborting" {
 		t.Errorf("STATE record = %v; the actor did not save its state on aborting", st)
 	}
@@ -152,7 +152,7 @@ func TestAbortGracefullyKillsAfterGracePeriod(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := s.finish(t, run.ID)
-	wantStatus(t, got, troupe.StatusAborted)
+	wantStatus(t, got, client.StatusAborted)
 	// The server runs with --grace-period 3s; the sleeper ignores "aborting".
 	if waited := time.Since(begin); waited < 2500*time.Millisecond {
 		t.Errorf("killed after %v, before the 3s grace period", waited)
@@ -167,7 +167,7 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("options.timeoutSecs = %d", run.Options.TimeoutSecs)
 	}
 	got := s.finish(t, run.ID)
-	wantStatus(t, got, troupe.StatusTimedOut)
+	wantStatus(t, got, client.StatusTimedOut)
 	if message(got) != "Run timed out" {
 		t.Errorf("status message %q", message(got))
 	}
@@ -189,12 +189,12 @@ func TestMetamorph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusRunning)
+	wantStatus(t, got, client.StatusRunning)
 	if len(got.Metamorphs) != 1 || got.Metamorphs[0].InputKey != "INPUT-METAMORPH-1" || got.Metamorphs[0].ActorID != target.ID {
 		t.Errorf("metamorphs = %+v", got.Metamorphs)
 	}
 	done := s.finish(t, run.ID)
-	wantStatus(t, done, troupe.StatusSucceeded)
+	wantStatus(t, done, client.StatusSucceeded)
 	if done.ID != run.ID || done.DefaultKeyValueStoreID != run.DefaultKeyValueStoreID || done.ActID != target.ID || done.Stats.Metamorph != 1 {
 		t.Errorf("after metamorph: id %s kvs %s act %s metamorph count %d", done.ID, done.DefaultKeyValueStoreID, done.ActID, done.Stats.Metamorph)
 	}
@@ -221,12 +221,12 @@ func TestReboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusRunning)
+	wantStatus(t, got, client.StatusRunning)
 	if got.Stats.RebootCount != 1 {
 		t.Errorf("rebootCount = %d", got.Stats.RebootCount)
 	}
 	done := s.finish(t, run.ID)
-	wantStatus(t, done, troupe.StatusSucceeded)
+	wantStatus(t, done, client.StatusSucceeded)
 	if done.DefaultDatasetID != run.DefaultDatasetID || done.Stats.RebootCount != 1 {
 		t.Errorf("storages or counter changed: %+v", done)
 	}
@@ -241,17 +241,17 @@ func TestResurrect(t *testing.T) {
 	t.Parallel()
 	s := shared
 	run := s.finish(t, s.start(t, "echo", `{"message":"first"}`, nil).ID)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	got, err := s.c.Run(run.ID).Resurrect(testCtx(t), &client.ResurrectOptions{MemoryMbytes: client.Ptr(512), TimeoutSecs: client.Ptr(120)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusRunning)
+	wantStatus(t, got, client.StatusRunning)
 	if got.FinishedAt != nil || got.ExitCode != nil || got.Stats.ResurrectCount != 1 || got.Options.MemoryMbytes != 512 {
 		t.Errorf("resurrected run: finishedAt %v exitCode %v count %d memory %d", got.FinishedAt, got.ExitCode, got.Stats.ResurrectCount, got.Options.MemoryMbytes)
 	}
 	done := s.finish(t, run.ID)
-	wantStatus(t, done, troupe.StatusSucceeded)
+	wantStatus(t, done, client.StatusSucceeded)
 	if done.DefaultKeyValueStoreID != run.DefaultKeyValueStoreID || !done.FinishedAt.After(*run.FinishedAt) {
 		t.Errorf("resurrected run: kvs %s finished %v", done.DefaultKeyValueStoreID, done.FinishedAt)
 	}
@@ -317,7 +317,7 @@ func TestListsAndLastRun(t *testing.T) {
 		t.Errorf("page = %+v", all)
 	}
 	for _, r := range all.Items {
-		if r.Status != troupe.StatusFailed {
+		if r.Status != client.StatusFailed {
 			t.Errorf("status filter let through %s", r.Status)
 		}
 	}
@@ -329,7 +329,7 @@ func TestLogStreamEndsWithRun(t *testing.T) {
 	run := s.start(t, "sleeper", `{"secs":2}`, nil)
 	s.waitLog(t, run.ID, "tick 2") // returns only if the stream delivers it
 	got := s.finish(t, run.ID)
-	wantStatus(t, got, troupe.StatusSucceeded)
+	wantStatus(t, got, client.StatusSucceeded)
 }
 
 func TestStatsAndEvents(t *testing.T) {
@@ -349,7 +349,7 @@ func TestStatsAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusAborted)
+	wantStatus(t, got, client.StatusAborted)
 	if got.Stats.MemMaxBytes <= 0 {
 		t.Errorf("final stats %+v", got.Stats)
 	}

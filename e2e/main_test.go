@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 	"github.com/troupehq/troupe/examples"
 	"github.com/troupehq/troupe/pgtest"
@@ -168,7 +167,7 @@ func (s *server) waitExamples(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if b.Status != troupe.StatusSucceeded {
+		if b.Status != client.StatusSucceeded {
 			log, _ := s.c.Build(b.ID).Log().Get(ctx)
 			return fmt.Errorf("example %s build %s: %s\n%s", name, b.ID, b.Status, log)
 		}

@@ -2,11 +2,10 @@ package e2e_test
 
 import (
 	"context"
+	"github.com/troupehq/troupe/client"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/troupehq/troupe"
 )
 
 // TestCrashRecovery kills the server with SIGKILL while runs are live and
@@ -44,7 +43,7 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil || got == nil {
 		t.Fatalf("run lost after the crash: %v %v", got, err)
 	}
-	wantStatus(t, got, troupe.StatusRunning)
+	wantStatus(t, got, client.StatusRunning)
 	if got.Stats.MigrationCount != 1 || !strings.Contains(message(got), "restarted") ||
 		got.DefaultKeyValueStoreID != running.DefaultKeyValueStoreID {
 		t.Errorf("after restart: migrationCount %d, message %q, kvs %s", got.Stats.MigrationCount, message(got), got.DefaultKeyValueStoreID)
@@ -52,7 +51,7 @@ func TestCrashRecovery(t *testing.T) {
 	waitCount(t, s2, running.ID, "sleeping 300s", 2)
 
 	ab := s2.finish(t, aborting.ID)
-	wantStatus(t, ab, troupe.StatusAborted)
+	wantStatus(t, ab, client.StatusAborted)
 	if message(ab) == "" {
 		t.Error("aborted run has no status message")
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 	"github.com/troupehq/troupe/pgtest"
 )
@@ -58,7 +57,7 @@ func TestReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := b.finish(t, run.ID) // B wakes when A finishes the run
-	wantStatus(t, done, troupe.StatusSucceeded)
+	wantStatus(t, done, client.StatusSucceeded)
 	if out := b.record(t, run.ID, "OUTPUT"); out["inputKey"] != "INPUT-METAMORPH-1" {
 		t.Errorf("metamorph target saw %v", out)
 	}
@@ -71,21 +70,21 @@ func TestReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusAborted)
+	wantStatus(t, got, client.StatusAborted)
 	if got, err = a.c.Run(run2.ID).Resurrect(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusRunning)
+	wantStatus(t, got, client.StatusRunning)
 	waitCount(t, b, run2.ID, "sleeping 300s", 2)
 	if got, err = b.c.Run(run2.ID).Abort(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, got, troupe.StatusAborting)
-	wantStatus(t, b.finish(t, run2.ID), troupe.StatusAborted)
+	wantStatus(t, got, client.StatusAborting)
+	wantStatus(t, b.finish(t, run2.ID), client.StatusAborted)
 
 	// Delete through B; list through B.
 	run3 := b.finish(t, a.start(t, "echo", "", nil).ID)
-	wantStatus(t, run3, troupe.StatusSucceeded)
+	wantStatus(t, run3, client.StatusSucceeded)
 	if err := b.c.Run(run3.ID).Delete(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -152,15 +151,15 @@ func TestChaos(t *testing.T) {
 			}
 			checks += 2
 		}
-		wantStatus(t, survivor.finish(t, aborting.ID), troupe.StatusAborted)
-		wantStatus(t, survivor.finish(t, morphing.ID), troupe.StatusSucceeded)
-		wantStatus(t, survivor.finish(t, starting.ID), troupe.StatusSucceeded)
+		wantStatus(t, survivor.finish(t, aborting.ID), client.StatusAborted)
+		wantStatus(t, survivor.finish(t, morphing.ID), client.StatusSucceeded)
+		wantStatus(t, survivor.finish(t, starting.ID), client.StatusSucceeded)
 		waitCount(t, survivor, running.ID, "sleeping 300s", 2) // restarted on the survivor
 		got, err := survivor.c.Run(running.ID).Get(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantStatus(t, got, troupe.StatusRunning)
+		wantStatus(t, got, client.StatusRunning)
 		if got.Stats.MigrationCount != 1 {
 			t.Errorf("round %d: migrationCount %d", round, got.Stats.MigrationCount)
 		}

@@ -64,7 +64,7 @@ func newBuildsLsCmd(sf *serverFlags) *cobra.Command {
 }
 
 // printBuildTable prints one line per build.
-func printBuildTable(w io.Writer, builds []*troupe.Build) error {
+func printBuildTable(w io.Writer, builds []*client.Build) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tNUMBER\tSTATUS\tSTARTED\tDURATION")
 	now := troupe.Now()
@@ -99,7 +99,7 @@ func newBuildsAbortCmd(sf *serverFlags) *cobra.Command {
 }
 
 // printBuild prints one build.
-func printBuild(w io.Writer, b *troupe.Build) error {
+func printBuild(w io.Writer, b *client.Build) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "ID:\t%s\n", b.ID)
 	fmt.Fprintf(tw, "Actor:\t%s\n", b.ActID)

@@ -133,7 +133,7 @@ summary. It exits with an error unless the run SUCCEEDED.`,
 }
 
 // printRunSummary prints the few facts about a finished run a caller needs.
-func printRunSummary(w io.Writer, r *troupe.Run) error {
+func printRunSummary(w io.Writer, r *client.Run) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "Run:\t%s\n", r.ID)
 	fmt.Fprintf(tw, "Status:\t%s\n", r.Status)
@@ -145,9 +145,9 @@ func printRunSummary(w io.Writer, r *troupe.Run) error {
 }
 
 // runOutcome is the command's error for a run that did not succeed.
-func runOutcome(r *troupe.Run) error {
+func runOutcome(r *client.Run) error {
 	switch {
-	case r.Status == troupe.StatusSucceeded:
+	case r.Status == client.StatusSucceeded:
 		return nil
 	case !r.Status.Terminal():
 		return fmt.Errorf("run %s is still %s", r.ID, r.Status)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/troupehq/troupe/client"
 	"io"
 	"net/http"
 	"os"
@@ -8,13 +9,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/troupehq/troupe"
 )
 
 // callAPI is a fake API for call: the run starts, writes two log lines and
 // ends with status end after one poll.
-func callAPI(t *testing.T, end troupe.Status, msg string) *fakeAPI {
+func callAPI(t *testing.T, end client.Status, msg string) *fakeAPI {
 	t.Helper()
 	f := newFakeAPI(t)
 	f.handle("GET /v2/actors/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -22,13 +21,13 @@ func callAPI(t *testing.T, end troupe.Status, msg string) *fakeAPI {
 			writeError(w, 404, "record-not-found", "Actor was not found.")
 			return
 		}
-		writeData(w, 200, &troupe.Actor{ID: "A1", Name: "hello"})
+		writeData(w, 200, &client.Actor{ID: "A1", Name: "hello"})
 	})
-	f.data("POST /v2/actors/{id}/runs", 201, sampleRun("r1", troupe.StatusReady, ""))
+	f.data("POST /v2/actors/{id}/runs", 201, sampleRun("r1", client.StatusReady, ""))
 	var polls atomic.Int32
 	f.handle("GET /v2/actor-runs/r1", func(w http.ResponseWriter, r *http.Request) {
 		if polls.Add(1) == 1 {
-			writeData(w, 200, sampleRun("r1", troupe.StatusRunning, ""))
+			writeData(w, 200, sampleRun("r1", client.StatusRunning, ""))
 			return
 		}
 		writeData(w, 200, sampleRun("r1", end, msg))
@@ -46,7 +45,7 @@ func TestCLICall(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
-		f := callAPI(t, troupe.StatusSucceeded, "Actor finished with exit code 0")
+		f := callAPI(t, client.StatusSucceeded, "Actor finished with exit code 0")
 		out, errOut, err := f.run("call", "alice/hello", "--input", `{"n":1}`, "--build", "beta", "--timeout", "60", "--memory", "256")
 		if err != nil {
 			t.Fatal(err)
@@ -74,7 +73,7 @@ func TestCLICall(t *testing.T) {
 
 	t.Run("ErrRunFailed", func(t *testing.T) {
 		t.Parallel()
-		f := callAPI(t, troupe.StatusFailed, "Actor failed with exit code 3")
+		f := callAPI(t, client.StatusFailed, "Actor failed with exit code 3")
 		out, _, err := f.run("call", "A1")
 		if err == nil || cliErrorMessage(err) != "run r1 FAILED: Actor failed with exit code 3" {
 			t.Errorf("got %v, want the failure", err)
@@ -89,7 +88,7 @@ func TestCLICall(t *testing.T) {
 
 	t.Run("BareName", func(t *testing.T) {
 		t.Parallel()
-		f := callAPI(t, troupe.StatusSucceeded, "")
+		f := callAPI(t, client.StatusSucceeded, "")
 		if _, _, err := f.run("call", "hello"); err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +98,7 @@ func TestCLICall(t *testing.T) {
 
 	t.Run("InputFile", func(t *testing.T) {
 		t.Parallel()
-		f := callAPI(t, troupe.StatusSucceeded, "")
+		f := callAPI(t, client.StatusSucceeded, "")
 		p := filepath.Join(t.TempDir(), "input.txt")
 		if err := os.WriteFile(p, []byte("plain text"), 0o644); err != nil {
 			t.Fatal(err)

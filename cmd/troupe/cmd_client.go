@@ -155,7 +155,7 @@ func fmtDuration(d time.Duration) string {
 // runDuration is how long a run has been running: the server's figure
 // when it has one (it leaves out the time between a finish and a
 // resurrect), else the time from start to finish or to now.
-func runDuration(r *troupe.Run, now time.Time) time.Duration {
+func runDuration(r *client.Run, now time.Time) time.Duration {
 	switch {
 	case r.Stats.DurationMillis > 0:
 		return time.Duration(r.Stats.DurationMillis) * time.Millisecond
@@ -168,7 +168,7 @@ func runDuration(r *troupe.Run, now time.Time) time.Duration {
 }
 
 // buildDuration is how long a build took (or has taken so far).
-func buildDuration(b *troupe.Build, now time.Time) time.Duration {
+func buildDuration(b *client.Build, now time.Time) time.Duration {
 	if b.Stats.DurationMillis > 0 {
 		return time.Duration(b.Stats.DurationMillis) * time.Millisecond
 	}
@@ -219,7 +219,7 @@ func parseStatuses(vals []string) ([]string, error) {
 			if s == "" {
 				continue
 			}
-			if !troupe.Status(s).Valid() {
+			if !client.Status(s).Valid() {
 				return nil, fmt.Errorf("unknown status %q (want one of %s)", s, statusList())
 			}
 			out = append(out, s)

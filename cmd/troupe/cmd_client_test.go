@@ -127,10 +127,10 @@ func writeError(w http.ResponseWriter, status int, typ, msg string) {
 var t0 = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // sampleRun returns a run with most fields set.
-func sampleRun(id string, status troupe.Status, msg string) *troupe.Run {
-	r := &troupe.Run{
+func sampleRun(id string, status client.Status, msg string) *client.Run {
+	r := &client.Run{
 		ID: id, ActID: "A1", Status: status, StartedAt: t0, BuildNumber: "0.0.3", BuildID: "B1",
-		Meta: troupe.RunMeta{Origin: "CLI"}, Options: troupe.RunOptions{MemoryMbytes: 1024, TimeoutSecs: 300},
+		Meta: client.RunMeta{Origin: "CLI"}, Options: client.RunOptions{MemoryMbytes: 1024, TimeoutSecs: 300},
 		DefaultKeyValueStoreID: "K1", DefaultDatasetID: "D1", DefaultRequestQueueID: "Q1",
 	}
 	if msg != "" {
@@ -141,7 +141,7 @@ func sampleRun(id string, status troupe.Status, msg string) *troupe.Run {
 		r.FinishedAt = &fin
 		r.Stats.DurationMillis = 12300
 		code := 0
-		if status != troupe.StatusSucceeded {
+		if status != client.StatusSucceeded {
 			code = 1
 		}
 		r.ExitCode = &code
@@ -205,7 +205,7 @@ func TestCLIArgs(t *testing.T) {
 func TestCLIServerFromEnv(t *testing.T) {
 	// Not parallel: it sets environment variables.
 	f := newFakeAPI(t)
-	f.data("GET /v2/actor-runs/{id}", 200, sampleRun("r1", troupe.StatusRunning, ""))
+	f.data("GET /v2/actor-runs/{id}", 200, sampleRun("r1", client.StatusRunning, ""))
 	t.Setenv("TROUPE_URL", f.srv.URL+"/")
 	t.Setenv("TROUPE_TOKEN", "from-env")
 	if _, _, err := execCLI("runs", "get", "r1"); err != nil {

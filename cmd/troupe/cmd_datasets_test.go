@@ -7,14 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
 func TestDatasetsItems(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
-	f.data("GET /v2/datasets/D1", 200, &troupe.Storage{ID: "D1"})
+	f.data("GET /v2/datasets/D1", 200, &client.Storage{ID: "D1"})
 	f.handle("GET /v2/datasets/{id}/items", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/csv")
 		io.WriteString(w, "a,b\n1,2\n")
@@ -69,7 +68,7 @@ func TestDatasetsItems(t *testing.T) {
 func TestKVCommands(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
-	f.data("GET /v2/key-value-stores/S1", 200, &troupe.Storage{ID: "S1"})
+	f.data("GET /v2/key-value-stores/S1", 200, &client.Storage{ID: "S1"})
 	f.handle("GET /v2/key-value-stores/S1/records/{key}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("key") == "missing" {
 			writeError(w, 404, "record-not-found", "Record was not found.")

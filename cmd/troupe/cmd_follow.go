@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -114,7 +113,7 @@ func (c *console) draw() {
 
 // jobState is what the status line shows of a run or build.
 type jobState struct {
-	status  troupe.Status
+	status  client.Status
 	started time.Time
 	message string
 }
@@ -208,7 +207,7 @@ func follow(ctx context.Context, con *console, logc *client.LogClient, first job
 
 // followRun follows a run's log until the run finishes and returns the
 // finished run.
-func followRun(ctx context.Context, c *client.Client, run *troupe.Run, errOut io.Writer) (*troupe.Run, error) {
+func followRun(ctx context.Context, c *client.Client, run *client.Run, errOut io.Writer) (*client.Run, error) {
 	rc := c.Run(run.ID)
 	final := run
 	err := follow(ctx, newConsole(errOut), rc.Log(), runState(run),
@@ -233,7 +232,7 @@ func followRun(ctx context.Context, c *client.Client, run *troupe.Run, errOut io
 	return final, err
 }
 
-func runState(r *troupe.Run) jobState {
+func runState(r *client.Run) jobState {
 	s := jobState{status: r.Status, started: r.StartedAt}
 	if r.StatusMessage != nil {
 		s.message = *r.StatusMessage
@@ -243,7 +242,7 @@ func runState(r *troupe.Run) jobState {
 
 // followBuild follows a build's log until it finishes and returns the
 // finished build.
-func followBuild(ctx context.Context, c *client.Client, b *troupe.Build, errOut io.Writer) (*troupe.Build, error) {
+func followBuild(ctx context.Context, c *client.Client, b *client.Build, errOut io.Writer) (*client.Build, error) {
 	bc := c.Build(b.ID)
 	final := b
 	err := follow(ctx, newConsole(errOut), bc.Log(), jobState{status: b.Status, started: b.StartedAt, message: "build " + b.BuildNumber},

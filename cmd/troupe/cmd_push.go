@@ -78,11 +78,11 @@ top .dockerignore and the top .actorignore (gitignore syntax) list (the
 			}
 			ac := c.Actor(actor.ID)
 			_, err = ac.Version(version).Update(ctx, &client.VersionUpdate{
-				SourceType: client.Ptr(troupe.SourceFiles), SourceFiles: files, BuildTag: &tag,
+				SourceType: client.Ptr(client.SourceFiles), SourceFiles: files, BuildTag: &tag,
 			})
 			if client.IsNotFound(err) {
-				_, err = ac.Versions().Create(ctx, &troupe.Version{
-					VersionNumber: version, SourceType: troupe.SourceFiles, SourceFiles: files, BuildTag: tag,
+				_, err = ac.Versions().Create(ctx, &client.Version{
+					VersionNumber: version, SourceType: client.SourceFiles, SourceFiles: files, BuildTag: tag,
 				})
 			}
 			if err != nil {
@@ -107,7 +107,7 @@ top .dockerignore and the top .actorignore (gitignore syntax) list (the
 			if err != nil {
 				return err
 			}
-			if final.Status != troupe.StatusSucceeded {
+			if final.Status != client.StatusSucceeded {
 				return fmt.Errorf("build %s %s", final.BuildNumber, final.Status)
 			}
 			return nil
@@ -131,7 +131,7 @@ func readActorJSON(dir string) (*actorproject.ActorJSON, error) {
 	return m, nil
 }
 
-func countFiles(files []troupe.SourceFile) int {
+func countFiles(files []client.SourceFile) int {
 	n := 0
 	for _, f := range files {
 		if !f.Folder {
@@ -145,11 +145,11 @@ func countFiles(files []troupe.SourceFile) int {
 // actorproject.Walk) as source files: folders as {name, folder:true}, text
 // files as TEXT, the others as BASE64, with slash-separated names relative
 // to dir, in lexical order.
-func collectSource(dir string) ([]troupe.SourceFile, error) {
-	var files []troupe.SourceFile
+func collectSource(dir string) ([]client.SourceFile, error) {
+	var files []client.SourceFile
 	err := actorproject.Walk(dir, func(rel string, isDir bool) error {
 		if isDir {
-			files = append(files, troupe.SourceFile{Name: rel, Folder: true})
+			files = append(files, client.SourceFile{Name: rel, Folder: true})
 			return nil
 		}
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
@@ -157,9 +157,9 @@ func collectSource(dir string) ([]troupe.SourceFile, error) {
 			return err
 		}
 		if utf8.Valid(b) && !bytes.Contains(b, []byte{0}) {
-			files = append(files, troupe.SourceFile{Name: rel, Format: "TEXT", Content: string(b)})
+			files = append(files, client.SourceFile{Name: rel, Format: "TEXT", Content: string(b)})
 		} else {
-			files = append(files, troupe.SourceFile{Name: rel, Format: "BASE64", Content: base64.StdEncoding.EncodeToString(b)})
+			files = append(files, client.SourceFile{Name: rel, Format: "BASE64", Content: base64.StdEncoding.EncodeToString(b)})
 		}
 		return nil
 	})

@@ -3,14 +3,13 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/troupehq/troupe/client"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/troupehq/troupe"
 )
 
 // writeTree writes files (slash-separated name → content) under dir.
@@ -56,7 +55,7 @@ func TestCollectSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	byName := map[string]troupe.SourceFile{}
+	byName := map[string]client.SourceFile{}
 	for _, f := range files {
 		name := f.Name
 		if f.Folder {
@@ -86,23 +85,23 @@ func TestCollectSource(t *testing.T) {
 
 // pushAPI is a fake API for push: no actor "hello" yet, no version, and a
 // build that ends with status end.
-func pushAPI(t *testing.T, end troupe.Status) *fakeAPI {
+func pushAPI(t *testing.T, end client.Status) *fakeAPI {
 	t.Helper()
 	f := newFakeAPI(t)
 	f.handle("GET /v2/actors/{id}", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "record-not-found", "Actor was not found.")
 	})
-	f.data("POST /v2/actors", 201, &troupe.Actor{ID: "A1", Name: "hello"})
+	f.data("POST /v2/actors", 201, &client.Actor{ID: "A1", Name: "hello"})
 	f.handle("PUT /v2/actors/A1/versions/{v}", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "record-not-found", "Version was not found.")
 	})
-	f.data("POST /v2/actors/A1/versions", 201, &troupe.Version{VersionNumber: "1.2"})
-	f.data("POST /v2/actors/A1/builds", 201, &troupe.Build{ID: "B1", BuildNumber: "1.2.1", Status: troupe.StatusRunning, StartedAt: t0})
+	f.data("POST /v2/actors/A1/versions", 201, &client.Version{VersionNumber: "1.2"})
+	f.data("POST /v2/actors/A1/builds", 201, &client.Build{ID: "B1", BuildNumber: "1.2.1", Status: client.StatusRunning, StartedAt: t0})
 	f.handle("GET /v2/actor-builds/B1/log", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "2024-01-02T03:04:05.000Z npm install\n")
 	})
-	f.data("GET /v2/actor-builds/B1", 200, &troupe.Build{ID: "B1", BuildNumber: "1.2.1", Status: end, StartedAt: t0,
-		Stats: troupe.BuildStats{DurationMillis: 3400}})
+	f.data("GET /v2/actor-builds/B1", 200, &client.Build{ID: "B1", BuildNumber: "1.2.1", Status: end, StartedAt: t0,
+		Stats: client.BuildStats{DurationMillis: 3400}})
 	return f
 }
 
@@ -116,7 +115,7 @@ func TestCLIPush(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
-		f := pushAPI(t, troupe.StatusSucceeded)
+		f := pushAPI(t, client.StatusSucceeded)
 		out, errOut, err := f.run("push", dir)
 		if err != nil {
 			t.Fatal(err)
@@ -128,7 +127,7 @@ func TestCLIPush(t *testing.T) {
 		var put struct {
 			SourceType  string
 			BuildTag    string
-			SourceFiles []troupe.SourceFile
+			SourceFiles []client.SourceFile
 		}
 		if err := json.Unmarshal([]byte(f.one("PUT", "/v2/actors/A1/versions/1.2").Body), &put); err != nil {
 			t.Fatal(err)
@@ -136,7 +135,7 @@ func TestCLIPush(t *testing.T) {
 		if put.SourceType != "SOURCE_FILES" || put.BuildTag != "beta" || len(put.SourceFiles) != 3 {
 			t.Errorf("update version sent %+v", put)
 		}
-		var created troupe.Version
+		var created client.Version
 		if err := json.Unmarshal([]byte(f.one("POST", "/v2/actors/A1/versions").Body), &created); err != nil {
 			t.Fatal(err)
 		}
@@ -157,9 +156,9 @@ func TestCLIPush(t *testing.T) {
 
 	t.Run("ExistingActorAndVersion", func(t *testing.T) {
 		t.Parallel()
-		f := pushAPI(t, troupe.StatusSucceeded)
-		f.data("GET /v2/actors/~hello", 200, &troupe.Actor{ID: "A1", Name: "hello"})
-		f.data("PUT /v2/actors/A1/versions/3.4", 200, &troupe.Version{VersionNumber: "3.4"})
+		f := pushAPI(t, client.StatusSucceeded)
+		f.data("GET /v2/actors/~hello", 200, &client.Actor{ID: "A1", Name: "hello"})
+		f.data("PUT /v2/actors/A1/versions/3.4", 200, &client.Version{VersionNumber: "3.4"})
 		if _, _, err := f.run("push", dir, "--version", "3.4", "--tag", "latest"); err != nil {
 			t.Fatal(err)
 		}
@@ -173,13 +172,13 @@ func TestCLIPush(t *testing.T) {
 
 	t.Run("ErrBuildFailed", func(t *testing.T) {
 		t.Parallel()
-		f := pushAPI(t, troupe.StatusFailed)
+		f := pushAPI(t, client.StatusFailed)
 		out, _, err := f.run("push", dir, "-o", "json")
 		if err == nil || cliErrorMessage(err) != "build 1.2.1 FAILED" {
 			t.Errorf("got %v, want the build failure", err)
 		}
-		var b troupe.Build
-		if err := json.Unmarshal([]byte(out), &b); err != nil || b.Status != troupe.StatusFailed {
+		var b client.Build
+		if err := json.Unmarshal([]byte(out), &b); err != nil || b.Status != client.StatusFailed {
 			t.Errorf("-o json printed %q (%v)", out, err)
 		}
 	})

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -49,7 +48,7 @@ func newRqLsCmd(sf *serverFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reqs := []*troupe.Request{}
+			reqs := []*client.Request{}
 			opts := &client.ListRequestsOptions{}
 			if limit > 0 {
 				opts.Limit = min(limit, defaultRqLsLimit)
@@ -95,7 +94,7 @@ func queueRef(ctx context.Context, c *client.Client, arg string) (*client.Reques
 }
 
 // printRequestTable prints one line per request.
-func printRequestTable(w io.Writer, reqs []*troupe.Request) error {
+func printRequestTable(w io.Writer, reqs []*client.Request) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tMETHOD\tHANDLED\tRETRIES\tURL")
 	for _, r := range reqs {

@@ -2,11 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/troupehq/troupe/client"
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/troupehq/troupe"
 )
 
 func TestCLIRqLs(t *testing.T) {
@@ -20,12 +19,12 @@ func TestCLIRqLs(t *testing.T) {
 	page := func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("cursor") {
 		case "":
-			writeData(w, 200, map[string]any{"limit": 1000, "nextCursor": "next", "items": []*troupe.Request{
+			writeData(w, 200, map[string]any{"limit": 1000, "nextCursor": "next", "items": []*client.Request{
 				{ID: "r1", URL: "http://x/a", Method: "GET", RetryCount: 2},
 				{ID: "r2", URL: "http://x/b\nmore", Method: "POST", HandledAt: &handled},
 			}})
 		default:
-			writeData(w, 200, map[string]any{"limit": 1000, "items": []*troupe.Request{{ID: "r3", URL: "http://x/c"}}})
+			writeData(w, 200, map[string]any{"limit": 1000, "items": []*client.Request{{ID: "r3", URL: "http://x/c"}}})
 		}
 	}
 	f.handle("GET /v2/request-queues/Q1/requests", page)
@@ -72,7 +71,7 @@ func TestCLIRqLs(t *testing.T) {
 	if q.Get("limit") != "1" {
 		t.Errorf("query %v", q)
 	}
-	var got []troupe.Request
+	var got []client.Request
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].ID != "r1" {
 		t.Fatalf("-o json printed %q (%v)", out, err)
 	}

@@ -88,7 +88,7 @@ func newRunsLsCmd(sf *serverFlags) *cobra.Command {
 }
 
 // printRunTable prints one line per run.
-func printRunTable(w io.Writer, runs []*troupe.Run) error {
+func printRunTable(w io.Writer, runs []*client.Run) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tACTOR\tSTATUS\tSTARTED\tDURATION\tBUILD\tSTATUS MESSAGE")
 	now := troupe.Now()
@@ -100,7 +100,7 @@ func printRunTable(w io.Writer, runs []*troupe.Run) error {
 }
 
 // printRun prints a run's details, one per line.
-func printRun(w io.Writer, r *troupe.Run) error {
+func printRun(w io.Writer, r *client.Run) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "ID:\t%s\n", r.ID)
 	fmt.Fprintf(tw, "Actor:\t%s\n", r.ActID)
@@ -134,7 +134,7 @@ func printRun(w io.Writer, r *troupe.Run) error {
 
 // runCmd makes a command that takes a run id, does something with it and
 // prints the run it gets back.
-func runCmd(sf *serverFlags, use, short string, nargs int, do func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error)) *cobra.Command {
+func runCmd(sf *serverFlags, use, short string, nargs int, do func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error)) *cobra.Command {
 	out := &outputFlag{}
 	cmd := &cobra.Command{
 		Use:   use,
@@ -159,7 +159,7 @@ func runCmd(sf *serverFlags, use, short string, nargs int, do func(cmd *cobra.Co
 }
 
 func newRunsGetCmd(sf *serverFlags) *cobra.Command {
-	cmd := runCmd(sf, "get ID", "Show a run", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "get ID", "Show a run", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		r, err := c.Run(args[0]).Get(cmd.Context())
 		if err == nil && r == nil {
 			err = fmt.Errorf("run %s was not found", args[0])
@@ -172,7 +172,7 @@ func newRunsGetCmd(sf *serverFlags) *cobra.Command {
 func newRunsWaitCmd(sf *serverFlags) *cobra.Command {
 	var timeout int
 	var outcome error
-	cmd := runCmd(sf, "wait ID", "Wait for a run to finish and show it", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "wait ID", "Wait for a run to finish and show it", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		if timeout < 0 {
 			return nil, fmt.Errorf("--timeout must not be negative")
 		}
@@ -198,7 +198,7 @@ func newRunsWaitCmd(sf *serverFlags) *cobra.Command {
 
 func newRunsAbortCmd(sf *serverFlags) *cobra.Command {
 	var gracefully bool
-	cmd := runCmd(sf, "abort ID", "Abort a run", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "abort ID", "Abort a run", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		return c.Run(args[0]).Abort(cmd.Context(), gracefully)
 	})
 	cmd.Flags().BoolVar(&gracefully, "gracefully", false, "let the actor persist its state first (stopped after 30s)")
@@ -210,7 +210,7 @@ func newRunsMetamorphCmd(sf *serverFlags) *cobra.Command {
 		in    inputFlags
 		build string
 	)
-	cmd := runCmd(sf, "metamorph ID TARGET", "Turn a running run into a run of another actor", 2, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "metamorph ID TARGET", "Turn a running run into a run of another actor", 2, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		input, ct, err := in.read(cmd)
 		if err != nil {
 			return nil, err
@@ -227,7 +227,7 @@ func newRunsMetamorphCmd(sf *serverFlags) *cobra.Command {
 }
 
 func newRunsRebootCmd(sf *serverFlags) *cobra.Command {
-	cmd := runCmd(sf, "reboot ID", "Restart the process of a running run", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "reboot ID", "Restart the process of a running run", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		return c.Run(args[0]).Reboot(cmd.Context())
 	})
 	return cmd
@@ -239,7 +239,7 @@ func newRunsResurrectCmd(sf *serverFlags) *cobra.Command {
 		memory  int
 		timeout int
 	)
-	cmd := runCmd(sf, "resurrect ID", "Bring a finished run back to life", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "resurrect ID", "Bring a finished run back to life", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		opts := &client.ResurrectOptions{Build: build}
 		if cmd.Flags().Changed("memory") {
 			opts.MemoryMbytes = client.Ptr(memory)
@@ -260,7 +260,7 @@ func newRunsUpdateCmd(sf *serverFlags) *cobra.Command {
 		msg      string
 		terminal bool
 	)
-	cmd := runCmd(sf, "update ID", "Set a run's status message", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*troupe.Run, error) {
+	cmd := runCmd(sf, "update ID", "Set a run's status message", 1, func(cmd *cobra.Command, c *client.Client, args []string) (*client.Run, error) {
 		u := &client.RunUpdate{StatusMessage: &msg}
 		if cmd.Flags().Changed("terminal") {
 			u.IsStatusMessageTerminal = client.Ptr(terminal)

@@ -2,12 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/troupehq/troupe/client"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/troupehq/troupe"
 )
 
 func TestCLIRunsLs(t *testing.T) {
@@ -15,9 +14,9 @@ func TestCLIRunsLs(t *testing.T) {
 	f := newFakeAPI(t)
 	page := map[string]any{
 		"total": 2, "offset": 0, "limit": 10, "count": 2, "desc": true,
-		"items": []*troupe.Run{
-			sampleRun("r2", troupe.StatusRunning, "Crawling\nmore"),
-			sampleRun("r1", troupe.StatusSucceeded, "Actor finished with exit code 0"),
+		"items": []*client.Run{
+			sampleRun("r2", client.StatusRunning, "Crawling\nmore"),
+			sampleRun("r1", client.StatusSucceeded, "Actor finished with exit code 0"),
 		},
 	}
 	f.data("GET /v2/actor-runs", 200, page)
@@ -63,7 +62,7 @@ func TestCLIRunsLs(t *testing.T) {
 	f.one("GET", "/v2/actors/alice~hello/runs")
 	var got struct {
 		Total int
-		Items []*troupe.Run
+		Items []*client.Run
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("-o json printed %q: %v", out, err)
@@ -76,7 +75,7 @@ func TestCLIRunsLs(t *testing.T) {
 func TestCLIRunsGet(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
-	f.data("GET /v2/actor-runs/r1", 200, sampleRun("r1", troupe.StatusFailed, "Actor failed with exit code 1"))
+	f.data("GET /v2/actor-runs/r1", 200, sampleRun("r1", client.StatusFailed, "Actor failed with exit code 1"))
 	f.handle("GET /v2/actor-runs/nope", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "record-not-found", "Run was not found.")
 	})
@@ -99,8 +98,8 @@ func TestCLIRunsGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got troupe.Run
-	if err := json.Unmarshal([]byte(out), &got); err != nil || got.ID != "r1" || got.Status != troupe.StatusFailed {
+	var got client.Run
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.ID != "r1" || got.Status != client.StatusFailed {
 		t.Errorf("-o json printed %q (%v)", out, err)
 	}
 
@@ -126,8 +125,8 @@ func containsAligned(out, want string) bool {
 func TestCLIRunOperations(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
-	running := sampleRun("r1", troupe.StatusRunning, "")
-	f.data("GET /v2/actors/T1", 200, &troupe.Actor{ID: "T1"})
+	running := sampleRun("r1", client.StatusRunning, "")
+	f.data("GET /v2/actors/T1", 200, &client.Actor{ID: "T1"})
 	for _, p := range []string{"abort", "metamorph", "reboot", "resurrect"} {
 		f.data("POST /v2/actor-runs/r1/"+p, 200, running)
 	}
@@ -199,8 +198,8 @@ func TestCLIRunOperations(t *testing.T) {
 func TestCLIRunsWait(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
-	f.data("GET /v2/actor-runs/ok", 200, sampleRun("ok", troupe.StatusSucceeded, "Actor finished with exit code 0"))
-	f.data("GET /v2/actor-runs/bad", 200, sampleRun("bad", troupe.StatusFailed, "Actor failed with exit code 1"))
+	f.data("GET /v2/actor-runs/ok", 200, sampleRun("ok", client.StatusSucceeded, "Actor finished with exit code 0"))
+	f.data("GET /v2/actor-runs/bad", 200, sampleRun("bad", client.StatusFailed, "Actor failed with exit code 1"))
 
 	out, _, err := f.run("runs", "wait", "ok", "--timeout", "30")
 	if err != nil {
