@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -28,7 +27,7 @@ var (
 
 // hostile starts the hostile actor on the shared server with the attack's
 // input and waits for the run to finish.
-func hostile(t *testing.T, input map[string]any, opts *client.StartOptions) *troupe.Run {
+func hostile(t *testing.T, input map[string]any, opts *client.StartOptions) *client.Run {
 	t.Helper()
 	s := shared
 	pushHostileOnce.Do(func() { pushHostileOut, pushHostileErr = s.cli(t, "push", "testdata/hostile") })
@@ -76,7 +75,7 @@ func TestHostileReadsDataFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := hostile(t, map[string]any{"attack": "read-data", "dataDir": shared.DataDir, "canary": canary}, nil)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	var got struct {
 		DB, RelativeDB, Canary, Builds, Runs, DataDir tried
 	}
@@ -100,7 +99,7 @@ func TestHostileReadsServerEnvironment(t *testing.T) {
 	t.Parallel()
 	secret := "TROUPE_TOKEN=" + testToken
 	run := hostile(t, map[string]any{"attack": "environ", "serverPid": shared.cmd.Process.Pid, "secret": secret}, nil)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	var got struct {
 		Server  tried
 		Holders []string
@@ -124,7 +123,7 @@ func TestHostileSetsidOutlivesRun(t *testing.T) {
 	t.Parallel()
 	marker := strconv.Itoa(7_000_000 + int(time.Now().UnixNano()%1_000_000))
 	run := hostile(t, map[string]any{"attack": "setsid", "marker": marker}, nil)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	var got struct{ Spawned int }
 	hostileOutput(t, run.ID, &got)
 	if got.Spawned == 0 {
@@ -174,7 +173,7 @@ func withArg(arg string) []string {
 func TestHostileSetsidChildAllocatesMemory(t *testing.T) {
 	t.Parallel()
 	run := hostile(t, map[string]any{"attack": "setsid-memory"}, &client.StartOptions{MemoryMbytes: client.Ptr(128)})
-	wantStatus(t, run, troupe.StatusFailed)
+	wantStatus(t, run, client.StatusFailed)
 	if !strings.Contains(message(run), "memory limit of 128 MB") {
 		t.Errorf("status message %q does not name the memory limit", message(run))
 	}
@@ -186,7 +185,7 @@ func TestHostileSetsidChildAllocatesMemory(t *testing.T) {
 func TestHostileWritesIntoBuild(t *testing.T) {
 	t.Parallel()
 	run := hostile(t, map[string]any{"attack": "write-build"}, nil)
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	var got struct {
 		Real                                      string
 		ViaLink, ViaRealPath, UnlinkReal, NewFile tried
@@ -203,7 +202,7 @@ func TestHostileWritesIntoBuild(t *testing.T) {
 	}
 	// The next run of the same build sees the original file.
 	next := hostile(t, map[string]any{"attack": "read-note"}, &client.StartOptions{Build: run.BuildNumber})
-	wantStatus(t, next, troupe.StatusSucceeded)
+	wantStatus(t, next, client.StatusSucceeded)
 	if next.BuildID != run.BuildID {
 		t.Fatalf("next run is of build %s, want %s", next.BuildID, run.BuildID)
 	}
@@ -220,7 +219,7 @@ func TestHostileForkBomb(t *testing.T) {
 	// 2048 sleeping processes hold ~2 GB of (shared) resident memory.
 	run := hostile(t, map[string]any{"attack": "fork-bomb", "max": 10000, "marker": marker},
 		&client.StartOptions{MemoryMbytes: client.Ptr(4096)})
-	wantStatus(t, run, troupe.StatusSucceeded)
+	wantStatus(t, run, client.StatusSucceeded)
 	var got struct {
 		Forked int
 		Stderr string
@@ -232,5 +231,5 @@ func TestHostileForkBomb(t *testing.T) {
 	waitGone(t, marker)
 	// Others still run.
 	other := shared.finish(t, shared.start(t, "echo", `{"message":"after the bomb"}`, nil).ID)
-	wantStatus(t, other, troupe.StatusSucceeded)
+	wantStatus(t, other, client.StatusSucceeded)
 }
