@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -23,26 +27,54 @@ const (
 	actorGraceful = "bench-graceful" // exits 0 on the aborting event
 )
 
+// actorProgram is the file name of the program in every benchmark build.
+const actorProgram = "bench-program.sh"
+
+// maxRawProgram is the largest program shipped as is.
+const maxRawProgram = 4 << 20
+
 // lingerMS is how long bench-linger lives: long enough for a waiter to be
 // blocked in waitForFinish before the actor exits.
 const lingerMS = 50
 
 // createActors creates the benchmark actors (one SOURCE_FILES version each:
-// actor.json and a Dockerfile whose CMD runs benchactor) and builds them.
+// actor.json, a Dockerfile whose CMD runs the program, and the program
+// itself) and builds them. The program ships in the build because a
+// sandboxed run sees only its build and the system folders; it is named
+// *.sh because the builder makes those files executable.
 func (b *bench) createActors(ctx context.Context) error {
 	c := b.srv.client(2)
+	b.buildIDs = map[string]string{}
 	for _, a := range []struct {
 		name string
-		argv []string
+		bin  string
+		args []string
 	}{
-		{actorExit, []string{b.actorBin, "exit"}},
-		{actorLinger, []string{b.actorBin, "linger", strconv.Itoa(lingerMS)}},
-		{actorSleep, []string{b.actorBin, "sleep"}},
-		{actorGraceful, []string{b.netBin, "graceful"}},
+		{actorExit, b.actorBin, []string{"exit"}},
+		{actorLinger, b.actorBin, []string{"linger", strconv.Itoa(lingerMS)}},
+		{actorSleep, b.actorBin, []string{"sleep"}},
+		{actorGraceful, b.netBin, []string{"graceful"}},
 	} {
-		cmd, _ := json.Marshal(a.argv)
+		prog, err := os.ReadFile(a.bin)
+		if err != nil {
+			return err
+		}
+		argv := append([]string{"./" + actorProgram}, a.args...)
+		if len(prog) > maxRawProgram {
+			// Too big for a 9 MB request as base64: ship it gzipped and
+			// unpack it into the run's /tmp at start.
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			_, _ = zw.Write(prog)
+			if err := zw.Close(); err != nil {
+				return err
+			}
+			prog = buf.Bytes()
+			argv = append([]string{"sh", "-c", `gunzip -c ` + actorProgram + ` >/tmp/p && chmod +x /tmp/p && exec /tmp/p "$@"`, "sh"}, a.args...)
+		}
+		cmd, _ := json.Marshal(argv)
 		meta, _ := json.Marshal(map[string]any{"actorSpecification": 1, "name": a.name, "version": "0.0"})
-		_, err := c.Actors().Create(ctx, &client.ActorCreate{
+		_, err = c.Actors().Create(ctx, &client.ActorCreate{
 			Name: a.name,
 			Versions: []client.Version{{
 				VersionNumber: "0.0", SourceType: client.SourceFiles, BuildTag: "latest",
@@ -50,6 +82,7 @@ func (b *bench) createActors(ctx context.Context) error {
 					{Name: ".actor", Folder: true},
 					{Name: ".actor/actor.json", Format: "TEXT", Content: string(meta)},
 					{Name: "Dockerfile", Format: "TEXT", Content: "FROM scratch\nCMD " + string(cmd) + "\n"},
+					{Name: actorProgram, Format: "BASE64", Content: base64.StdEncoding.EncodeToString(prog)},
 				},
 			}},
 			DefaultRunOptions: &client.DefaultRunOptions{Build: "latest", TimeoutSecs: 3600, MemoryMbytes: 256},
@@ -70,6 +103,7 @@ func (b *bench) createActors(ctx context.Context) error {
 			log, _ := c.Build(bd.ID).Log().Get(ctx)
 			return fmt.Errorf("build of actor %s is %s:\n%s", a.name, bd.Status, log)
 		}
+		b.buildIDs[a.name] = bd.ID
 	}
 	return nil
 }

@@ -22,7 +22,10 @@
 //  6. many live runs: server RSS and GET p99 with 1,000 sleeping runs;
 //  7. growth: start latency and a 1,000-run list page with 10,000 and with
 //     1,000,000 runs stored (seeded into SQLite while the server is down);
-//  8. storages: a hook for the storages issue (see storage.go).
+//  8. storages: a hook for the storages issue (see storage.go);
+//  9. sandbox: start latency and end-to-end throughput of (sandboxed) runs
+//     against bwrap's own launch of the same program with the same flags
+//     (see sandbox.go).
 //
 // Every ratio is troupe's figure divided by its baseline's; which baseline
 // each row uses is printed in the table. A progress line goes to stderr.
@@ -182,6 +185,8 @@ var scenarios = []scenario{
 	{"abort latency", (*bench).abortLatency},
 	{"API read throughput", (*bench).apiRead},
 	{"many live runs", (*bench).manyLive},
+	{"sandbox start latency", (*bench).sandboxStart},
+	{"sandbox throughput", (*bench).sandboxThroughput},
 	{"growth", (*bench).growth},
 	{"storages", (*bench).storages},
 }
@@ -196,6 +201,7 @@ type sizes struct {
 	liveGets                      int           // GETs while they live
 	growthSmall, growthLarge      int           // runs stored
 	growthStarts, growthListPages int
+	sandboxStarts, sandboxRuns    int // runs measured one at a time, and over 8 clients
 }
 
 var fullSizes = sizes{
@@ -208,6 +214,7 @@ var fullSizes = sizes{
 	// 10k and 1M runs stored, as the issue asks.
 	growthSmall: 10_000, growthLarge: 1_000_000,
 	growthStarts: 100, growthListPages: 40,
+	sandboxStarts: 100, sandboxRuns: 400,
 }
 
 var quickSizes = sizes{
@@ -219,6 +226,7 @@ var quickSizes = sizes{
 	liveGets:    200,
 	growthSmall: 1000, growthLarge: 4000,
 	growthStarts: 5, growthListPages: 3,
+	sandboxStarts: 5, sandboxRuns: 16,
 }
 
 // errSkip marks a scenario that cannot run in this configuration.
@@ -238,6 +246,8 @@ type bench struct {
 
 	// finishedRun is a SUCCEEDED run the read scenarios GET.
 	finishedRun string
+	// buildIDs are the builds of the benchmark actors, by actor name.
+	buildIDs map[string]string
 }
 
 // prepare builds the binaries, starts the server and creates the actors.

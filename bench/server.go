@@ -22,9 +22,15 @@ import (
 // benchToken is the admin token of the benchmark's server.
 const benchToken = "troupe-bench-token"
 
-// goBuild builds pkg (a path relative to the module root) into out.
+// goBuild builds pkg (a path relative to the module root) into out. With
+// env set it builds a small static program without symbols (the actors'
+// programs ship in their builds).
 func goBuild(ctx context.Context, moduleDir, pkg, out string, env ...string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	args := []string{"build", "-o", out}
+	if len(env) > 0 {
+		args = append(args, "-ldflags=-s -w")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 	cmd.Dir = moduleDir
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {

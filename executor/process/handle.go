@@ -41,6 +41,9 @@ type Process struct {
 	leaderExited bool       // the main process exited (it may not be reaped yet)
 	oom          bool       // killed by the sampler for using too much memory
 	sandbox      bwrap.Info // zero until bwrap reports
+	nsPidfd      int        // pidfd of the sandbox's first process, -1 until known
+	killed       bool       // Kill or the exit of the main process killed the group
+	finished     bool       // finish ran; nsPidfd is closed
 	exit         troupe.ExitStatus
 	stats        troupe.ProcessStats
 	lastAt       time.Time     // time of the last sample
@@ -82,6 +85,8 @@ func (p *Process) Kill() error {
 // killLocked kills the group. The leader is not reaped yet (wait keeps it a
 // zombie until the group is killed), so the group id cannot have been reused.
 func (p *Process) killLocked() error {
+	p.killed = true
+	p.killNSLocked()
 	err := syscall.Kill(-p.pid, syscall.SIGKILL)
 	if p.cg != nil {
 		p.cg.kill()
@@ -186,6 +191,11 @@ func (p *Process) finish(exitedAt time.Time) {
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.nsPidfd >= 0 {
+		unix.Close(p.nsPidfd)
+		p.nsPidfd = -1
+	}
+	p.finished = true
 	st := troupe.ExitStatus{Code: -1, OutOfMemory: p.oom || cgOOM}
 	if state != nil {
 		if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

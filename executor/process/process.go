@@ -347,6 +347,7 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 		drained:   make(chan struct{}),
 		uid:       uid,
 		sandboxed: bc != nil,
+		nsPidfd:   -1,
 		limit:     int64(spec.MemoryMbytes) << 20,
 	}
 	p.lastAt = p.started

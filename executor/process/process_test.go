@@ -233,6 +233,28 @@ func TestSandboxSetsidChildDiesWithProcess(t *testing.T) {
 	}
 }
 
+// TestSandboxKillRightAfterStart kills processes while bwrap is still
+// making their sandbox: nothing of them may stay behind.
+func TestSandboxKillRightAfterStart(t *testing.T) {
+	t.Parallel()
+	ex := newExecutor(t, false)
+	m := marker()
+	for range 5 {
+		p := executortest.Start(t, ex, `sleep `+m, nil, 0)
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		executortest.WaitDone(t, p, executortest.DoneTimeout)
+	}
+	deadline := time.Now().Add(executortest.DoneTimeout)
+	for len(alive(m)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("killed sandboxes left processes behind: %q", alive(m))
+		}
+		time.Sleep(20 * time.Millisecond) // SIGKILL takes effect asynchronously; nothing to wait on
+	}
+}
+
 func TestSandboxSetsidChildCountsForMemory(t *testing.T) {
 	t.Parallel()
 	p := executortest.Start(t, newExecutor(t, true),

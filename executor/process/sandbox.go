@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe/internal/bwrap"
+	"golang.org/x/sys/unix"
 )
 
 // Sandbox configures the bubblewrap sandbox every process of an [Executor]
@@ -172,6 +173,14 @@ func rollupRSS(b []byte) int64 {
 	return 0
 }
 
+// killNSLocked kills every process of the sandbox through its first
+// process, if bwrap has reported it.
+func (p *Process) killNSLocked() {
+	if p.nsPidfd >= 0 {
+		_ = unix.PidfdSendSignal(p.nsPidfd, unix.SIGKILL, nil, 0)
+	}
+}
+
 // errNotReady means the sandbox is still being made.
 var errNotReady = errors.New("sandbox not ready")
 
@@ -217,14 +226,35 @@ func (p *Process) watchSandbox(c *bwrap.Cmd) {
 		}
 		return
 	}
+	fd, err := info.Pidfd()
+	if err != nil {
+		return // the sandbox is gone already
+	}
 	p.mu.Lock()
-	p.sandbox = info
+	if p.finished {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		unix.Close(fd)
+		p.mu.Unlock()
+		return
+	}
+	p.sandbox, p.nsPidfd = info, fd
+	if p.killed {
+		// Killed while bwrap was making the sandbox: bwrap may have died
+		// before its first process left the process group.
+		p.killNSLocked()
+	}
 	p.mu.Unlock()
 	// A first sample before the program starts, so that even a run
 	// shorter than the sampling interval has figures of its own. bwrap
 	// gives no sign when the sandbox is made, and takes a few
 	// milliseconds: look every half millisecond.
 	for deadline := time.Now().Add(readyTimeout); !sandboxReady(info.ChildPID, info.PIDNamespace) && time.Now().Before(deadline); {
+		p.mu.Lock()
+		killed := p.killed
+		p.mu.Unlock()
+		if killed || checkNS(info.ChildPID, info.PIDNamespace) != nil {
+			return
+		}
 		time.Sleep(500 * time.Microsecond)
 	}
 	if u, err := nsUsage(info.ChildPID, info.PIDNamespace, true); err == nil && u.procs > 0 {

@@ -33,6 +33,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // SystemDirs are the host directories every sandbox sees, read-only, when
@@ -101,6 +103,24 @@ type Info struct {
 	ChildPID int `json:"child-pid"`
 	// PIDNamespace is the inode number of the sandbox's PID namespace.
 	PIDNamespace uint64 `json:"pid-namespace"`
+}
+
+// Pidfd opens a pidfd on the sandbox's first process, after checking that
+// ChildPID still is that process (in PIDNamespace). Sending it SIGKILL
+// (unix.PidfdSendSignal) ends every process of the sandbox at once; do so
+// rather than rely on killing bwrap, which a sandbox still being made may
+// outlive. The caller closes the fd.
+func (i Info) Pidfd() (int, error) {
+	fd, err := unix.PidfdOpen(i.ChildPID, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(i.ChildPID)+"/ns/pid", &st); err != nil || st.Ino != i.PIDNamespace {
+		unix.Close(fd)
+		return -1, fmt.Errorf("sandbox process %d is gone", i.ChildPID)
+	}
+	return fd, nil
 }
 
 // ErrNotInstalled is returned by [Find] when bwrap is not installed.

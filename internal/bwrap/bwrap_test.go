@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/troupehq/troupe/internal/bwrap"
+	"golang.org/x/sys/unix"
 )
 
 func find(t *testing.T) string {
@@ -106,14 +107,21 @@ func TestInfoNamesThePIDNamespace(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	info, err := cmd.Info()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatal(err)
+	}
+	fd, err := info.Pidfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	info, err := cmd.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
 	link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", info.ChildPID))
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +132,17 @@ func TestInfoNamesThePIDNamespace(t *testing.T) {
 	self, _ := os.Readlink("/proc/self/ns/pid")
 	if link == self {
 		t.Errorf("the sandbox shares the caller's PID namespace %s", self)
+	}
+	// Killing its first process ends the sandbox, bwrap included.
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Error("bwrap exited 0 after its sandbox was killed")
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 10_000); n != 1 || err != nil {
+		t.Errorf("the sandbox's first process is alive 10 s after SIGKILL (%v)", err)
 	}
 }
 
