@@ -69,6 +69,8 @@ func TestQuickRun(t *testing.T) {
 		{"growth: list page of 1,000 runs, 1k stored", false},
 		{"growth: list page of 1,000 runs, 4k stored", true},
 		{"storages", false},
+		{"sandbox: start latency", true},
+		{"sandbox: end-to-end", true},
 	}
 	table := stderr.String()
 	for _, w := range want {

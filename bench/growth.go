@@ -218,7 +218,8 @@ func (b *bench) seed(ctx context.Context, target int, progress func(done, todo i
 				return err
 			}
 			err = insRun.exec(ctx, runs.rows[0], map[string]any{
-				"id": r.ID, "started_at": startMS, "data": string(data),
+				// Older than every run there is: creation numbers below them.
+				"id": r.ID, "started_at": startMS, "data": string(data), "seq": -int64(seq + 1),
 				"default_dataset_id": r.DefaultDatasetID, "default_key_value_store_id": r.DefaultKeyValueStoreID,
 				"default_request_queue_id": r.DefaultRequestQueueID,
 			})
