@@ -42,7 +42,7 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	defer pgtest.StopShared()
 	binPath = filepath.Join(dir, "troupe")
-	build := exec.Command("go", "build", "-race", "-o", binPath, "../cmd/troupe")
+	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", binPath, "../cmd/troupe")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build troupe:", err)

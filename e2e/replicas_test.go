@@ -1,7 +1,10 @@
 package e2e_test
 
 import (
+	"flag"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,8 +105,15 @@ func TestReplicas(t *testing.T) {
 // metamorph, and checks after each round: every accepted run ends in one
 // terminal status or runs on the live replica; acknowledged dataset items,
 // records and log lines are all kept.
+//
+// The crash moments come from a seed the test logs; replay a run with
+// -chaos.seed=N or TROUPE_CHAOS_SEED=N (the same moments; the processes'
+// own timing still varies).
 func TestChaos(t *testing.T) {
 	t.Parallel()
+	seed := chaosSeed(t)
+	t.Logf("chaos seed %d (replay with -chaos.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
 	url, dir := pgtest.NewDatabase(t), t.TempDir()
 	names := [2]string{"a", "b"}
 	reps := [2]*server{replica(t, url, dir, names[0]), nil}
@@ -139,7 +149,7 @@ func TestChaos(t *testing.T) {
 			t.Fatal(err)
 		}
 		starting := victim.start(t, "echo", `{"message":"starting"}`, nil)
-		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		victim.crash()
 
 		// The survivor takes over once the victim's lease expires.
@@ -181,4 +191,22 @@ func TestChaos(t *testing.T) {
 		reps[v] = replica(t, url, dir, names[v], "--examples=false")
 	}
 	t.Logf("chaos: %d rounds, %d invariants checked", rounds, checks)
+}
+
+var chaosSeedFlag = flag.Uint64("chaos.seed", 0, "seed of TestChaos's crash moments (default: $TROUPE_CHAOS_SEED, else random)")
+
+// chaosSeed returns the seed TestChaos uses: -chaos.seed, then
+// TROUPE_CHAOS_SEED, then a random one.
+func chaosSeed(t *testing.T) uint64 {
+	if *chaosSeedFlag != 0 {
+		return *chaosSeedFlag
+	}
+	if s := os.Getenv("TROUPE_CHAOS_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("TROUPE_CHAOS_SEED=%q: %v", s, err)
+		}
+		return n
+	}
+	return max(rand.Uint64(), 1) // 0 means "not set"
 }
