@@ -218,7 +218,8 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 // Prepare validates a request that is about to be stored and fills in its
 // defaults: a uniqueKey (the URL when empty), the id derived from it, the
 // method (upper case, GET when empty) and times in UTC at millisecond
-// precision. invalid-input when the URL is missing; request-id-invalid when
+// precision. invalid-input when the URL is missing or handledAt is outside
+// years 0-9999 in UTC; request-id-invalid when
 // r.ID is set and does not correspond to the uniqueKey.
 func (r *Request) Prepare() error {
 	if strings.TrimSpace(r.URL) == "" {
@@ -241,6 +242,11 @@ func (r *Request) Prepare() error {
 	}
 	if r.HandledAt != nil {
 		t := r.HandledAt.UTC().Truncate(time.Millisecond)
+		if t.Year() < 0 || t.Year() > 9999 {
+			// JSON (RFC 3339) cannot show it: 0000-01-01T00:30:00+01:00 is
+			// in year -1 once in UTC.
+			return Errorf(ErrInvalidInput, "Field handledAt must be a time from year 0 to 9999 in UTC.")
+		}
 		r.HandledAt = &t
 	}
 	r.LockExpiresAt = nil

@@ -177,3 +177,18 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Errorf("record = %q", rec.Value)
 	}
 }
+
+// TestRequestTimeOutOfRange: a handledAt JSON cannot show once in UTC is
+// refused instead of failing every later read of the request.
+func TestRequestTimeOutOfRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	var q troupe.Storage
+	b.call("POST", "/v2/request-queues?name=years", nil).ok(t, 201, &q)
+	base := "/v2/request-queues/" + q.ID + "/requests"
+	b.call("POST", base, []byte(`{"url":"https://example.com","handledAt":"0000-01-01T00:30:00+01:00"}`),
+		"Content-Type", "application/json").fails(t, 400, "invalid-input")
+	b.call("POST", base, []byte(`{"url":"https://example.com","handledAt":"0000-01-01T00:30:00Z"}`),
+		"Content-Type", "application/json").ok(t, 201, nil)
+	b.call("GET", base, nil).ok(t, 200, nil)
+}
