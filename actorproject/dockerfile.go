@@ -106,14 +106,24 @@ func envPairs(s string) [][2]string {
 }
 
 // shellWords splits on spaces outside double or single quotes and removes
-// the quotes.
+// the quotes and escapes as Docker does: outside quotes a backslash escapes
+// any character; in double quotes only ", \ and $ (other backslashes stay);
+// in single quotes nothing.
 func shellWords(s string) []string {
 	var out []string
 	var cur strings.Builder
 	var quote rune
-	inWord := false
+	inWord, escaped := false, false
 	for _, c := range s {
 		switch {
+		case escaped:
+			if quote == '"' && c != '"' && c != '\\' && c != '$' {
+				cur.WriteByte('\\')
+			}
+			cur.WriteRune(c)
+			escaped = false
+		case c == '\\' && quote != '\'':
+			escaped, inWord = true, true
 		case quote != 0 && c == quote:
 			quote = 0
 		case quote == 0 && (c == '"' || c == '\''):

@@ -33,8 +33,10 @@ func TestParseDockerfile(t *testing.T) {
 
 func TestParseDockerfileEnv(t *testing.T) {
 	t.Parallel()
-	d := actorproject.ParseDockerfile("ENV A=1 B=\"two words\"\nENV LEGACY some value\n")
-	want := [][2]string{{"A", "1"}, {"B", "two words"}, {"LEGACY", "some value"}}
+	d := actorproject.ParseDockerfile("ENV A=1 B=\"two words\"\nENV LEGACY some value\n" +
+		`ENV Q="say \"hi\" \\ \$HOME \n" R=a\ b S='\x'` + "\n")
+	want := [][2]string{{"A", "1"}, {"B", "two words"}, {"LEGACY", "some value"},
+		{"Q", `say "hi" \ $HOME \n`}, {"R", "a b"}, {"S", `\x`}}
 	if !slices.Equal(d.Env, want) {
 		t.Errorf("env %q, want %q", d.Env, want)
 	}
