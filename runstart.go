@@ -30,6 +30,19 @@ type StartOptions struct {
 	RestartOnError    *bool
 }
 
+// Resurrect returns the options o gives a resurrected run; b is the build
+// o.Build names, resolved (nil keeps the run's build). Options o leaves
+// unset keep the run's values.
+func (o StartOptions) Resurrect(b *Build) ResurrectOptions {
+	return ResurrectOptions{
+		Build:          b,
+		MemoryMbytes:   o.MemoryMbytes,
+		TimeoutSecs:    o.TimeoutSecs,
+		MaxItems:       o.MaxItems,
+		RestartOnError: o.RestartOnError,
+	}
+}
+
 // NewRunParams is everything a new run is made of. Build is the resolved
 // build (see [CheckRunBuild]); Input and ContentType are the request body
 // that becomes the run's INPUT record.

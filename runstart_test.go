@@ -187,3 +187,34 @@ func TestCheckRunBuild(t *testing.T) {
 		t.Errorf("BuildRef without default = %q", got)
 	}
 }
+
+func TestStartOptionsResurrect(t *testing.T) {
+	t.Parallel()
+	a := &troupe.Actor{ID: "act1"}
+	run, _, err := troupe.NewRun(troupe.NewRunParams{Actor: a, Build: &troupe.Build{ID: "b1", BuildNumber: "0.0.1"},
+		Options: troupe.StartOptions{MaxItems: ptr(3)}, Defaults: troupe.RunDefaults{TimeoutSecs: 60, MemoryMbytes: 512}, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.MarkRunning(t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Finish(0, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(time.Hour)
+	o := troupe.StartOptions{Build: "0.0.2", MemoryMbytes: ptr(2048), RestartOnError: ptr(true)}
+	if err := run.Resurrect(o.Resurrect(&troupe.Build{ID: "b2", BuildNumber: "0.0.2"}), later); err != nil {
+		t.Fatal(err)
+	}
+	want := troupe.RunOptions{Build: "0.0.2", TimeoutSecs: 60, MemoryMbytes: 2048, DiskMbytes: 4096, MaxItems: ptr(3), RestartOnError: true}
+	if !reflect.DeepEqual(run.Options, want) || run.BuildID != "b2" || run.Status != troupe.StatusRunning {
+		t.Errorf("resurrected run: options %+v, build %s, status %s", run.Options, run.BuildID, run.Status)
+	}
+	if err := run.Finish(0, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Resurrect(troupe.StartOptions{}.Resurrect(nil), later); err != nil || run.BuildID != "b2" || run.Options.MemoryMbytes != 2048 {
+		t.Errorf("resurrect without options changed the run: %+v (err %v)", run.Options, err)
+	}
+}

@@ -123,12 +123,7 @@ func (s *Server) resurrectRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ro := troupe.ResurrectOptions{
-		MemoryMbytes:   o.MemoryMbytes,
-		TimeoutSecs:    o.TimeoutSecs,
-		MaxItems:       o.MaxItems,
-		RestartOnError: o.RestartOnError,
-	}
+	var b *troupe.Build
 	if o.Build != "" {
 		a, err := s.store.GetActor(r.Context(), run.ActID)
 		if err != nil {
@@ -137,13 +132,13 @@ func (s *Server) resurrectRun(w http.ResponseWriter, r *http.Request) error {
 			}
 			return err
 		}
-		if ro.Build, err = s.runBuild(r.Context(), a, o.Build); err != nil {
+		if b, err = s.runBuild(r.Context(), a, o.Build); err != nil {
 			return err
 		}
 	}
 	now := s.now()
 	run, err = s.updateRun(r.Context(), run.ID, func(run *troupe.Run, _ troupe.StorageTx) error {
-		return run.Resurrect(ro, now)
+		return run.Resurrect(o.Resurrect(b), now)
 	})
 	if err != nil {
 		return err
