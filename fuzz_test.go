@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -94,6 +95,45 @@ func FuzzRecordKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string) {
 		if got, want := troupe.ValidRecordKey(key), recordKeyRE.MatchString(key); got != want {
 			t.Fatalf("ValidRecordKey(%q) = %v, want %v", key, got, want)
+		}
+	})
+}
+
+// FuzzRunInput checks how input-schema defaults are written into a JSON
+// object input: the result is valid JSON that keeps every field of the
+// input as sent and adds each default the input lacks. Seeds:
+// testdata/fuzz/FuzzRunInput.
+func FuzzRunInput(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, key, value string) {
+		if !utf8.Valid(body) || !utf8.ValidString(key) || !json.Valid([]byte(value)) {
+			return
+		}
+		k, _ := json.Marshal(key)
+		schema := `{"properties":{` + string(k) + `:{"default":` + value + `},"zz_default":{"default":1}}}`
+		rec, err := troupe.RunInput("INPUT", body, "application/json", json.RawMessage(schema))
+		if err != nil {
+			if troupe.ErrorType(err) != troupe.ErrInputNotValidJSON || json.Valid(body) {
+				t.Fatalf("RunInput(%q): %v", body, err)
+			}
+			return
+		}
+		var in map[string]json.RawMessage
+		if json.Unmarshal(body, &in) != nil || in == nil {
+			return // not an object: kept as sent
+		}
+		var out map[string]json.RawMessage
+		if err := json.Unmarshal(rec.Value, &out); err != nil {
+			t.Fatalf("input %q with defaults is not a JSON object: %q (%v)", body, rec.Value, err)
+		}
+		for name, v := range in {
+			if !bytes.Equal(out[name], v) {
+				t.Fatalf("input %q: field %q became %q", body, name, out[name])
+			}
+		}
+		for name, def := range map[string]string{key: value, "zz_default": "1"} {
+			if _, ok := in[name]; !ok && string(bytes.TrimSpace(out[name])) != strings.TrimSpace(def) {
+				t.Fatalf("input %q: default %q = %q, want %q", body, name, out[name], def)
+			}
 		}
 	})
 }
