@@ -27,6 +27,9 @@ type Actor struct {
 	DefaultRunOptions DefaultRunOptions       `json:"defaultRunOptions"`
 	TaggedBuilds      map[string]*TaggedBuild `json:"taggedBuilds"`
 	ExampleRunInput   *ExampleRunInput        `json:"exampleRunInput,omitempty"`
+	// ActorPermissionLevel is what the tokens of the actor's runs reach
+	// (PermissionsLimited or PermissionsFull; empty means limited).
+	ActorPermissionLevel string `json:"actorPermissionLevel,omitempty"`
 	// RestartsForbidden, when set, makes a run whose process was lost end
 	// FAILED instead of being restarted.
 	RestartsForbidden bool `json:"restartsForbidden,omitempty"`
@@ -46,6 +49,9 @@ type DefaultRunOptions struct {
 	MemoryMbytes   int    `json:"memoryMbytes"`
 	RestartOnError bool   `json:"restartOnError"`
 	MaxItems       *int   `json:"maxItems,omitempty"`
+	// ForcePermissionLevel, when set, is the level of runs started without
+	// forcePermissionLevel instead of the actor's own.
+	ForcePermissionLevel *string `json:"forcePermissionLevel,omitempty"`
 }
 
 // TaggedBuild is the build a tag (e.g. "latest") points at.

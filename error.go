@@ -35,6 +35,8 @@ const (
 	ErrBuildFailed          = "build-failed"
 	ErrStorageNameNotUnique = "storage-name-not-unique"
 	ErrCannotCharge         = "cannot-charge-non-pay-per-event-actor"
+	// ErrInsufficientPermissions: a run's token may not make the request.
+	ErrInsufficientPermissions = "insufficient-permissions"
 )
 
 // Error is troupe's one coded error. Type is one of the Err* constants (or

@@ -140,6 +140,14 @@ type RunControl struct {
 	PIDStartTime uint64 `json:"pidStartTime,omitempty"`
 	// StartedGeneration is the generation whose process was last started.
 	StartedGeneration int `json:"startedGeneration"`
+	// PermissionLevel is what the run's token reaches (PermissionsLimited or
+	// PermissionsFull; empty means limited).
+	PermissionLevel string `json:"permissionLevel,omitempty"`
+	// StartedBy is the run whose token started this one, if any.
+	StartedBy string `json:"startedBy,omitempty"`
+	// InputRefs are the strings of the run's input that may name storages
+	// (see InputRefs): a limited run reaches the storages they name.
+	InputRefs []string `json:"inputRefs,omitempty"`
 }
 
 // AbortRequest is an abort asked for by a user.

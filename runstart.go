@@ -28,6 +28,9 @@ type StartOptions struct {
 	MaxItems          *int
 	MaxTotalChargeUsd *float64
 	RestartOnError    *bool
+	// ForcePermissionLevel is PermissionsLimited or PermissionsFull; empty
+	// keeps the actor's level.
+	ForcePermissionLevel string
 }
 
 // Resurrect returns the options o gives a resurrected run; b is the build
@@ -56,13 +59,20 @@ type NewRunParams struct {
 	Input       []byte
 	ContentType string
 	Now         time.Time
+	// StartedBy is the run whose token starts the new run (nil for the
+	// admin). The new run of a limited run is limited too.
+	StartedBy *Run
 }
 
 // NewRun returns a new READY run of p.Actor's build p.Build and its INPUT
 // record (nil when the run has no input). Options come from p.Options, else
 // the actor's default run options, else p.Defaults; the disk is twice the
 // memory. The run gets fresh default storages, and its timeout counts from
-// p.Now. run-input-body-not-valid-json when a JSON input is not valid JSON.
+// p.Now. Its permission level is o.ForcePermissionLevel, else the actor's
+// default run options', else the actor's, and always LIMITED_PERMISSIONS
+// when p.StartedBy is limited; it keeps the strings of its input that may
+// name storages (InputRefs). run-input-body-not-valid-json when a JSON input
+// is not valid JSON.
 func NewRun(p NewRunParams) (*Run, *Record, error) {
 	input, err := RunInput("INPUT", p.Input, p.ContentType, p.Build.InputSchema)
 	if err != nil {
@@ -127,6 +137,11 @@ func NewRun(p NewRunParams) (*Run, *Record, error) {
 		KeyValueStores: map[string]string{"default": run.DefaultKeyValueStoreID},
 		RequestQueues:  map[string]string{"default": run.DefaultRequestQueueID},
 	}
+	run.Control.PermissionLevel = runPermissionLevel(p.Actor, o.ForcePermissionLevel, p.StartedBy)
+	if p.StartedBy != nil {
+		run.Control.StartedBy = p.StartedBy.ID
+	}
+	run.Control.InputRefs = InputRefs(input)
 	run.SetTimeout(p.Now)
 	return run, input, nil
 }

@@ -40,6 +40,7 @@ func (s *Server) pathActor(r *http.Request) (*troupe.Actor, error) {
 // environment variables without their values.
 func actorView(a *troupe.Actor) *troupe.Actor {
 	v := *a
+	v.ActorPermissionLevel = a.PermissionLevel()
 	if v.TaggedBuilds == nil {
 		v.TaggedBuilds = map[string]*troupe.TaggedBuild{}
 	}
@@ -98,6 +99,7 @@ type actorFields struct {
 	DefaultRunOptions json.RawMessage            `json:"defaultRunOptions"`
 	ExampleRunInput   *troupe.ExampleRunInput    `json:"exampleRunInput"`
 	RestartsForbidden *bool                      `json:"restartsForbidden"`
+	PermissionLevel   *string                    `json:"actorPermissionLevel"`
 	TaggedBuilds      map[string]*taggedBuildRef `json:"taggedBuilds"`
 }
 
@@ -130,6 +132,12 @@ func (f *actorFields) apply(a *troupe.Actor, c caller) error {
 	if f.ExampleRunInput != nil {
 		a.ExampleRunInput = f.ExampleRunInput
 	}
+	if f.PermissionLevel != nil {
+		if !troupe.ValidPermissionLevel(*f.PermissionLevel) {
+			return troupe.Errorf(troupe.ErrInvalidValue, "Field actorPermissionLevel must be LIMITED_PERMISSIONS or FULL_PERMISSIONS.")
+		}
+		a.ActorPermissionLevel = *f.PermissionLevel
+	}
 	if len(f.DefaultRunOptions) > 0 && string(f.DefaultRunOptions) != "null" {
 		o := a.DefaultRunOptions
 		if err := json.Unmarshal(f.DefaultRunOptions, &o); err != nil {
@@ -145,6 +153,9 @@ func (f *actorFields) apply(a *troupe.Actor, c caller) error {
 		}
 		if o.MaxItems != nil && *o.MaxItems < 1 {
 			return troupe.Errorf(troupe.ErrInvalidValue, "Field defaultRunOptions.maxItems must be at least 1.")
+		}
+		if f := o.ForcePermissionLevel; f != nil && !troupe.ValidPermissionLevel(*f) {
+			return troupe.Errorf(troupe.ErrInvalidValue, "Field defaultRunOptions.forcePermissionLevel must be LIMITED_PERMISSIONS or FULL_PERMISSIONS.")
 		}
 		a.DefaultRunOptions = o
 	}
@@ -242,12 +253,20 @@ func (s *Server) createActor(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// getActor answers the actor; a limited run gets it without its versions'
+// source files and environment variables.
 func (s *Server) getActor(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.pathActor(r)
 	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusOK, actorView(a))
+	v := actorView(a)
+	if callerFrom(r.Context()).limited() {
+		for i := range v.Versions {
+			v.Versions[i].SourceFiles, v.Versions[i].EnvVars = nil, []troupe.EnvVar{}
+		}
+	}
+	writeData(w, http.StatusOK, v)
 	return nil
 }
 

@@ -139,7 +139,9 @@ func TestVersions(t *testing.T) {
 	t.Run("SourceFolderNeedsAdmin", func(t *testing.T) {
 		bd := b.buildActor(a, "")
 		_ = bd
-		run := b.start(a.ID, "", nil, "")
+		// Even a run with full permissions acts for the account, not
+		// for the admin of the server.
+		run := b.start(a.ID, "?forcePermissionLevel=FULL_PERMISSIONS", nil, "")
 		h := http.Header{"Authorization": {"Bearer " + troupe.RunToken(runSecret, run)}, "Content-Type": {"application/json"}}
 		body := []byte(`{"versionNumber":"3.0","sourceType":"SOURCE_FOLDER","sourceDir":"/etc"}`)
 		b.raw("POST", base, body, h).fails(t, 400, "invalid-value")

@@ -12,8 +12,16 @@ import (
 // caller is who made a request: the admin, or the process of one run.
 type caller struct {
 	admin bool
-	runID string // set for a run token
+	run   *troupe.Run // the run whose token made the request, as it was then
 }
+
+// limited reports whether the caller is a run with limited permissions.
+func (c caller) limited() bool {
+	return c.run != nil && c.run.PermissionLevel() != troupe.PermissionsFull
+}
+
+// isRun reports whether the caller is the run with this id.
+func (c caller) isRun(id string) bool { return c.run != nil && c.run.ID == id }
 
 type callerKey struct{}
 
@@ -25,13 +33,31 @@ func callerFrom(ctx context.Context) caller {
 // handlerFunc is a handler that returns its error; handle answers it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle registers h under pattern behind token authentication.
+// guard decides whether a run with limited permissions may make a request:
+// nil lets it through, an error (insufficient-permissions) refuses it.
+type guard func(r *http.Request, c caller) error
+
+// handle registers h under pattern behind token authentication, for the
+// account only: the admin and full-permission runs. Limited runs get 403
+// insufficient-permissions.
 func (s *Server) handle(pattern string, h handlerFunc) {
+	s.handleGuarded(pattern, refuseLimited, h)
+}
+
+// handleGuarded registers h under pattern behind token authentication; a
+// limited run's request reaches h only when g lets it through.
+func (s *Server) handleGuarded(pattern string, g guard, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if c.limited() {
+			if err := g(r, c); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
 		if err := h(w, r); err != nil {
@@ -68,7 +94,7 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 			return caller{}, err
 		}
 		if err == nil && troupe.ValidRunToken(s.cfg.RunTokenSecret, run, tok) {
-			return caller{runID: runID}, nil
+			return caller{run: run}, nil
 		}
 	}
 	return caller{}, troupe.Errorf(troupe.ErrInvalidToken, "Authentication token is not valid.")

@@ -12,9 +12,9 @@ import (
 // routeItems registers the item routes of one dataset mount. GET serves
 // HEAD too.
 func (s *Server) routeItems(m storageMount) {
-	s.handle("GET "+m.prefix+"/items", s.getItems(m.ref))
-	s.handle("POST "+m.prefix+"/items", s.pushItems(m.ref))
-	s.handle("GET "+m.prefix+"/statistics", s.getDatasetStatistics(m.ref))
+	s.handleMount(m, "GET "+m.prefix+"/items", s.getItems(m.ref))
+	s.handleMount(m, "POST "+m.prefix+"/items", s.pushItems(m.ref))
+	s.handleMount(m, "GET "+m.prefix+"/statistics", s.getDatasetStatistics(m.ref))
 }
 
 // pushItems appends the body, one JSON object or an array of objects, to

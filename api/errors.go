@@ -30,6 +30,8 @@ var statusByType = map[string]int{
 	troupe.ErrTokenNotProvided: http.StatusUnauthorized,
 	troupe.ErrInvalidToken:     http.StatusUnauthorized,
 
+	troupe.ErrInsufficientPermissions: http.StatusForbidden,
+
 	troupe.ErrRecordNotFound: http.StatusNotFound,
 	troupe.ErrPageNotFound:   http.StatusNotFound,
 

@@ -11,7 +11,7 @@ import (
 // token of another run does not.
 func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("runId")
-	if c := callerFrom(r.Context()); !c.admin && c.runID != id {
+	if c := callerFrom(r.Context()); !c.admin && !c.isRun(id) {
 		return troupe.Errorf(troupe.ErrInvalidToken, "The token is not valid for the events of run %s.", id)
 	}
 	if _, err := s.getRun(r.Context(), id); err != nil {

@@ -11,7 +11,7 @@ import (
 // mount: its records and its key listing.
 func (s *Server) routeKeyValueStore(m storageMount) {
 	s.routeRecords(m)
-	s.handle("GET "+m.prefix+"/keys", s.listKeys(m.ref))
+	s.handleMount(m, "GET "+m.prefix+"/keys", s.listKeys(m.ref))
 }
 
 // keyItem is one key of a key listing.

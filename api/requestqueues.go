@@ -31,20 +31,20 @@ const (
 // mount.
 func (s *Server) routeRequestQueue(m storageMount) {
 	p, ref := m.prefix, m.ref
-	s.handle("POST "+p+"/requests", s.addRequest(ref))
-	s.handle("GET "+p+"/requests", s.listRequests(ref))
-	s.handle("POST "+p+"/requests/batch", s.batchAddRequests(ref))
-	s.handle("POST "+p+"/requests/unlock", s.unlockRequests(ref))
+	s.handleMount(m, "POST "+p+"/requests", s.addRequest(ref))
+	s.handleMount(m, "GET "+p+"/requests", s.listRequests(ref))
+	s.handleMount(m, "POST "+p+"/requests/batch", s.batchAddRequests(ref))
+	s.handleMount(m, "POST "+p+"/requests/unlock", s.unlockRequests(ref))
 	req := p + "/requests/{requestId}"
-	s.handle("GET "+req, s.getRequest(ref))
-	s.handle("PUT "+req, s.updateRequest(ref))
+	s.handleMount(m, "GET "+req, s.getRequest(ref))
+	s.handleMount(m, "PUT "+req, s.updateRequest(ref))
 	// DELETE …/requests/batch is served here too: a separate pattern would
 	// conflict with the {requestId} pattern of the runs/last mounts.
-	s.handle("DELETE "+req, s.deleteRequest(ref))
-	s.handle("PUT "+req+"/lock", s.prolongRequestLock(ref))
-	s.handle("DELETE "+req+"/lock", s.deleteRequestLock(ref))
-	s.handle("GET "+p+"/head", s.queueHead(ref))
-	s.handle("POST "+p+"/head/lock", s.lockQueueHead(ref))
+	s.handleMount(m, "DELETE "+req, s.deleteRequest(ref))
+	s.handleMount(m, "PUT "+req+"/lock", s.prolongRequestLock(ref))
+	s.handleMount(m, "DELETE "+req+"/lock", s.deleteRequestLock(ref))
+	s.handleMount(m, "GET "+p+"/head", s.queueHead(ref))
+	s.handleMount(m, "POST "+p+"/head/lock", s.lockQueueHead(ref))
 }
 
 // queueCaller reads the clientKey parameter. invalid-parameter when it is

@@ -9,7 +9,7 @@ func (s *Server) routes() {
 	}
 	s.routeRuns()
 	s.routeBuilds()
-	s.handle("GET /v2/logs/{jobId}", s.getLog)
+	s.handleGuarded("GET /v2/logs/{jobId}", s.logGuard, s.getLog)
 	s.routeStorages(troupe.KindDataset, s.routeItems)
 	s.routeStorages(troupe.KindKeyValueStore, s.routeKeyValueStore)
 	s.routeStorages(troupe.KindRequestQueue, s.routeRequestQueue)
@@ -34,7 +34,8 @@ func (s *Server) routeActors(p string) {
 	s.handle("GET "+p, s.listActors)
 	s.handle("POST "+p, s.createActor)
 	a := p + "/{actorId}"
-	s.handle("GET "+a, s.getActor)
+	// A limited run reads actors and their default builds to start them.
+	s.handleGuarded("GET "+a, allowLimited, s.getActor)
 	s.handle("PUT "+a, s.updateActor)
 	s.handle("DELETE "+a, s.deleteActor)
 
@@ -46,34 +47,37 @@ func (s *Server) routeActors(p string) {
 
 	s.handle("GET "+a+"/builds", s.listBuilds)
 	s.handle("POST "+a+"/builds", s.createBuild)
-	s.handle("GET "+a+"/builds/default", s.getDefaultBuild)
+	s.handleGuarded("GET "+a+"/builds/default", allowLimited, s.getDefaultBuild)
 
 	s.handle("GET "+a+"/runs", s.listRuns)
-	s.handle("POST "+a+"/runs", s.runActor)
-	s.handle("GET "+a+"/run-sync", s.runSync)
-	s.handle("POST "+a+"/run-sync", s.runSync)
-	s.handle("GET "+a+"/run-sync-get-dataset-items", s.runSyncItems)
-	s.handle("POST "+a+"/run-sync-get-dataset-items", s.runSyncItems)
+	// Any run may start actors; a limited run's runs are limited too.
+	s.handleGuarded("POST "+a+"/runs", allowLimited, s.runActor)
+	s.handleGuarded("GET "+a+"/run-sync", allowLimited, s.runSync)
+	s.handleGuarded("POST "+a+"/run-sync", allowLimited, s.runSync)
+	s.handleGuarded("GET "+a+"/run-sync-get-dataset-items", allowLimited, s.runSyncItems)
+	s.handleGuarded("POST "+a+"/run-sync-get-dataset-items", allowLimited, s.runSyncItems)
 }
 
 func (s *Server) routeRuns() {
 	s.handle("GET /v2/actor-runs", s.listRuns)
+	own, ownOrStarted := s.runGuard(ownRun), s.runGuard(ownOrStartedRun)
 	for _, p := range runPrefixes() {
-		s.handle("GET "+p, s.getRunHandler)
-		s.handle("PUT "+p, s.updateRunHandler)
+		s.handleGuarded("GET "+p, ownOrStarted, s.getRunHandler)
+		s.handleGuarded("PUT "+p, own, s.updateRunHandler)
 		s.handle("DELETE "+p, s.deleteRunHandler)
-		s.handle("POST "+p+"/abort", s.abortRun)
-		s.handle("POST "+p+"/metamorph", s.metamorphRun)
-		s.handle("POST "+p+"/reboot", s.rebootRun)
+		s.handleGuarded("POST "+p+"/abort", ownOrStarted, s.abortRun)
+		s.handleGuarded("POST "+p+"/metamorph", own, s.metamorphRun)
+		s.handleGuarded("POST "+p+"/reboot", own, s.rebootRun)
 		s.handle("POST "+p+"/resurrect", s.resurrectRun)
-		s.handle("GET "+p+"/log", s.getRunLog)
-		s.handle("POST "+p+"/charge", s.chargeRun)
+		s.handleGuarded("GET "+p+"/log", ownOrStarted, s.getRunLog)
+		s.handleGuarded("POST "+p+"/charge", own, s.chargeRun)
 	}
-	s.handle("GET /v2/actor-runs/{runId}/events", s.runEvents)
+	// runEvents admits only the admin and the run's own token.
+	s.handleGuarded("GET /v2/actor-runs/{runId}/events", allowLimited, s.runEvents)
 }
 
 func (s *Server) routeBuilds() {
-	s.handle("GET /v2/actor-builds/{buildId}", s.getBuildHandler)
+	s.handleGuarded("GET /v2/actor-builds/{buildId}", allowLimited, s.getBuildHandler)
 	s.handle("GET /v2/actor-builds/{buildId}/log", s.getBuildLog)
 	s.handle("POST /v2/actor-builds/{buildId}/abort", s.abortBuild)
 }
@@ -85,22 +89,30 @@ func (s *Server) routeBuilds() {
 // mount, so that run shortcuts get them too.
 func (s *Server) routeStorages(kind troupe.StorageKind, sub func(m storageMount)) {
 	s.handle("GET /v2/"+string(kind), s.listStorages(kind))
-	s.handle("POST /v2/"+string(kind), s.createStorage(kind))
+	// createStorage refuses a limited run an existing storage it does not
+	// reach.
+	s.handleGuarded("POST /v2/"+string(kind), allowLimited, s.createStorage(kind))
 	for _, m := range s.storageMounts(kind) {
-		s.handle("GET "+m.prefix, s.getStorage(m.ref))
-		s.handle("PUT "+m.prefix, s.updateStorage(m.ref))
-		s.handle("DELETE "+m.prefix, s.deleteStorage(m.ref))
+		s.handleMount(m, "GET "+m.prefix, s.getStorage(m.ref))
+		s.handleMount(m, "PUT "+m.prefix, s.updateStorage(m.ref))
+		s.handleMount(m, "DELETE "+m.prefix, s.deleteStorage(m.ref))
 		if sub != nil {
 			sub(m)
 		}
 	}
 }
 
+// handleMount registers h for a route of a storage mount: a limited run
+// reaches it only for a storage it reaches (storageGuard).
+func (s *Server) handleMount(m storageMount, pattern string, h handlerFunc) {
+	s.handleGuarded(pattern, s.storageGuard(m.ref), h)
+}
+
 // routeRecords registers the record routes of one key-value store mount.
 func (s *Server) routeRecords(m storageMount) {
 	rec := m.prefix + "/records/{recordKey}"
-	s.handle("GET "+rec, s.getRecord(m.ref))
-	s.handle("PUT "+rec, s.putRecord(m.ref))
-	s.handle("POST "+rec, s.putRecord(m.ref))
-	s.handle("DELETE "+rec, s.deleteRecord(m.ref))
+	s.handleMount(m, "GET "+rec, s.getRecord(m.ref))
+	s.handleMount(m, "PUT "+rec, s.putRecord(m.ref))
+	s.handleMount(m, "POST "+rec, s.putRecord(m.ref))
+	s.handleMount(m, "DELETE "+rec, s.deleteRecord(m.ref))
 }

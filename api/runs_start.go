@@ -11,7 +11,7 @@ import (
 const errRunFailed = "run-failed"
 
 // parseStartOptions reads build, timeout, memory, maxItems,
-// maxTotalChargeUsd and restartOnError.
+// maxTotalChargeUsd, restartOnError and forcePermissionLevel.
 func parseStartOptions(q query) (troupe.StartOptions, error) {
 	var o troupe.StartOptions
 	var err error
@@ -37,8 +37,13 @@ func parseStartOptions(q query) (troupe.StartOptions, error) {
 		}
 		o.MaxTotalChargeUsd = &f
 	}
-	o.RestartOnError, err = q.optBool("restartOnError")
-	return o, err
+	if o.RestartOnError, err = q.optBool("restartOnError"); err != nil {
+		return o, err
+	}
+	if o.ForcePermissionLevel = q.str("forcePermissionLevel"); o.ForcePermissionLevel != "" && !troupe.ValidPermissionLevel(o.ForcePermissionLevel) {
+		return o, invalidParam("forcePermissionLevel", "LIMITED_PERMISSIONS or FULL_PERMISSIONS")
+	}
+	return o, nil
 }
 
 // checkMemory checks a memory size: a power of 2 from 128 to 32768 MB.
@@ -51,9 +56,20 @@ func checkMemory(name string, mb int) error {
 
 // startRun makes a new READY run of actor a with the given options and
 // input body (see [troupe.NewRun]), stores it and wakes the controller. (The
-// store counts runs on actors.)
+// store counts runs on actors.) A run started with a run's token records
+// that run; a limited run may not ask for FULL_PERMISSIONS
+// (insufficient-permissions), and its runs are limited.
 func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOptions, body []byte, contentType string) (*troupe.Run, error) {
 	ctx := r.Context()
+	c := callerFrom(ctx)
+	if c.limited() && o.ForcePermissionLevel == troupe.PermissionsFull {
+		return nil, troupe.Errorf(troupe.ErrInsufficientPermissions,
+			"Run %s has limited permissions (LIMITED_PERMISSIONS) and cannot start a run with FULL_PERMISSIONS.", c.run.ID)
+	}
+	meta := troupe.RunMeta{Origin: troupe.OriginAPI, ClientIP: clientIP(r), UserAgent: r.UserAgent()}
+	if c.run != nil {
+		meta.Origin = troupe.OriginActor
+	}
 	b, err := s.runBuild(ctx, a, o.Build)
 	if err != nil {
 		return nil, err
@@ -64,10 +80,11 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOption
 		Options:     o,
 		Defaults:    troupe.RunDefaults{TimeoutSecs: s.cfg.DefaultTimeoutSecs, MemoryMbytes: s.cfg.DefaultMemoryMbytes},
 		UserID:      s.cfg.UserID,
-		Meta:        troupe.RunMeta{Origin: troupe.OriginAPI, ClientIP: clientIP(r), UserAgent: r.UserAgent()},
+		Meta:        meta,
 		Input:       body,
 		ContentType: contentType,
 		Now:         s.now(),
+		StartedBy:   c.run,
 	})
 	if err != nil {
 		return nil, err

@@ -131,7 +131,9 @@ func (s *Server) listStorages(kind troupe.StorageKind) handlerFunc {
 }
 
 // createStorage answers POST /v2/{kind}?name=: the storage of that name
-// (200), or a new one (201). Without a name it makes an unnamed storage.
+// (200), or a new one (201). Without a name it makes an unnamed storage. A
+// storage made with a run's token records the run (actRunId) and its actor
+// (actId); a limited run gets an existing storage only when it reaches it.
 func (s *Server) createStorage(kind troupe.StorageKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		now := s.now()
@@ -145,9 +147,21 @@ func (s *Server) createStorage(kind troupe.StorageKind) handlerFunc {
 			}
 			st.Name = &name
 		}
+		c := callerFrom(r.Context())
+		if c.run != nil {
+			// A storage a run makes records the run and its actor: the
+			// run (and later runs of the actor, for a named one) reach it.
+			st.ActID, st.ActRunID = &c.run.ActID, &c.run.ID
+		}
 		got, created, err := s.store.CreateStorage(r.Context(), st)
 		if err != nil {
 			return err
+		}
+		if !created && c.limited() {
+			got.Kind = kind
+			if err := s.checkStorageAccess(r, c, got); err != nil {
+				return err
+			}
 		}
 		status := http.StatusOK
 		if created {

@@ -27,6 +27,7 @@ func TestStartAndExit(t *testing.T) {
 		for name, want := range map[string]string{
 			"ACTOR_RUN_ID": r.ID, "ACTOR_ID": b.actor.ID, "ACTOR_BUILD_ID": b.build.ID,
 			"ACTOR_INPUT_KEY": "INPUT", "ACTOR_DEFAULT_DATASET_ID": r.DefaultDatasetID, "PATH": "/usr/bin:/bin",
+			"ACTOR_PERMISSION_LEVEL": "LIMITED_PERMISSIONS",
 		} {
 			if got := p.Env(name); got != want {
 				t.Errorf("%s = %q, want %q", name, got, want)
