@@ -93,6 +93,18 @@ describe('unmodified Apify SDK and Crawlee actors on troupe', { concurrency: tru
         const output = await client.keyValueStore(run.defaultKeyValueStoreId).getRecord('OUTPUT');
         assert.match(output.contentType, /^application\/json/);
         assert.deepEqual(output.value, { greeting: 'hello', pushed: 11, runId: run.id, actorId: actor.id });
+
+        // Its named storages, which the run's limited token reaches
+        // because a run of this actor made them.
+        const state = await client.keyValueStore('local~sdk-basic-state').get();
+        assert.equal(state?.name, 'sdk-basic-state');
+        assert.equal(state.actId, actor.id);
+        const record = await client.keyValueStore(state.id).getRecord(`run-${run.id}`);
+        assert.deepEqual(record?.value, { greeting: 'hello' });
+        const queue = await client.requestQueue('local~sdk-basic-queue').get();
+        assert.equal(queue?.actId, actor.id);
+        const { items: requests } = await client.requestQueue(queue.id).listRequests();
+        assert.ok(requests.some((r) => r.url === `https://example.com/${run.id}`), JSON.stringify(requests));
     });
 
     it('sdk-basic: Actor.fail() ends the run FAILED with its message', LIMIT, async () => {

@@ -81,10 +81,15 @@ type server struct {
 // launch starts `troupe serve` on a free loopback port with dataDir and
 // returns once it listens.
 func launch(dataDir string, args ...string) (*server, error) {
+	return launchAs(testToken, dataDir, args...)
+}
+
+// launchAs is launch with token as the admin token.
+func launchAs(token, dataDir string, args ...string) (*server, error) {
 	s := &server{DataDir: dataDir}
 	s.cmd = exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dataDir,
 		"--grace-period", "3s", "--timeout-grace", "1s", "--log-level", "warn"}, args...)...)
-	s.cmd.Env = append(os.Environ(), "TROUPE_TOKEN="+testToken)
+	s.cmd.Env = append(os.Environ(), "TROUPE_TOKEN="+token)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -118,7 +123,7 @@ func launch(dataDir string, args ...string) (*server, error) {
 		_ = s.cmd.Process.Kill()
 		return nil, fmt.Errorf("troupe serve did not start:\n%s", s.output())
 	}
-	s.c = client.New(client.WithBaseURL(s.URL), client.WithToken(testToken), client.WithMaxRetries(2),
+	s.c = client.New(client.WithBaseURL(s.URL), client.WithToken(token), client.WithMaxRetries(2),
 		client.WithMinRetryDelay(50*time.Millisecond))
 	return s, nil
 }

@@ -19,6 +19,14 @@ const batch = Array.from({ length: input.count }, (_, index) => ({
 await Actor.pushData(batch);
 
 const env = Actor.getEnv();
+
+// Named storages outlive the run: whichever run of this actor comes first
+// makes them, the later ones open the same ones.
+const state = await Actor.openKeyValueStore('sdk-basic-state');
+await state.setValue(`run-${env.actorRunId}`, { greeting: input.greeting });
+const queue = await Actor.openRequestQueue('sdk-basic-queue');
+await queue.addRequest({ url: `https://example.com/${env.actorRunId}` });
+
 await Actor.setValue('OUTPUT', {
     greeting: input.greeting,
     pushed: 1 + batch.length,
