@@ -79,16 +79,6 @@ func must(tb testing.TB, err error) {
 	}
 }
 
-// waitSignal fails t unless ch delivers a value soon.
-func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no watch signal after %s", what)
-	}
-}
-
 // drain empties ch, so that the next receive is caused by what follows.
 func drain(ch <-chan struct{}) {
 	select {
@@ -120,7 +110,7 @@ func TestWatchAfterReconnect(t *testing.T) {
 		t.Fatalf("terminated %d listening connections, want 2 (one per DB)", killed)
 	}
 	// Nothing changed, but the watcher cannot know: it is woken.
-	waitSignal(t, ch, "the listening connection was restored")
+	storetest.WaitSignal(t, ch, "the listening connection was restored")
 
 	// The wake comes once the DB listens again: changes from the other
 	// replica arrive again.
@@ -129,7 +119,7 @@ func TestWatchAfterReconnect(t *testing.T) {
 		return nil
 	})
 	must(t, err)
-	waitSignal(t, ch, "a change after the reconnect")
+	storetest.WaitSignal(t, ch, "a change after the reconnect")
 	got, err := b.GetRun(ctx, r.ID)
 	must(t, err)
 	if got.StatusMessage == nil || *got.StatusMessage != "after the reconnect" {
@@ -155,14 +145,14 @@ func TestWatchThroughQuietPeriods(t *testing.T) {
 	ch, stop := b.Watch(r.ID)
 	defer stop()
 	for i := range 3 {
-		waitSignal(t, pinged, "a quiet period")
+		storetest.WaitSignal(t, pinged, "a quiet period")
 		drain(ch)
 		_, err := a.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
 			r.SetStatusMessage(fmt.Sprintf("step %d", i), nil)
 			return nil
 		})
 		must(t, err)
-		waitSignal(t, ch, "a change after a quiet period")
+		storetest.WaitSignal(t, ch, "a change after a quiet period")
 	}
 }
 
@@ -272,13 +262,7 @@ func TestMigrateRunSeq(t *testing.T) {
 	must(t, db.CreateRun(ctx, created, nil))
 	want := []string{"a", "b", "y", "z", created.ID, "later"}
 
-	runs, _, err := db.ListRuns(ctx, troupe.RunFilter{})
-	must(t, err)
-	var got []string
-	for _, r := range runs {
-		got = append(got, r.ID)
-	}
-	if !slices.Equal(got, want) {
+	if got := storetest.ListRunIDs(t, db, troupe.RunFilter{}); !slices.Equal(got, want) {
 		t.Fatalf("runs after migration = %v, want %v", got, want)
 	}
 	if last, err := db.LastRun(ctx, "a", troupe.StatusSucceeded); err != nil || last.ID != "later" {

@@ -30,14 +30,8 @@ func openDB(tb testing.TB, opts ...sqlite.Option) *sqlite.DB {
 func openPath(tb testing.TB, path string, opts ...sqlite.Option) *sqlite.DB {
 	tb.Helper()
 	db, err := sqlite.Open(path, opts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
+	must(tb, err)
+	tb.Cleanup(func() { must(tb, db.Close()) })
 	return db
 }
 
@@ -244,13 +238,7 @@ func TestMigrateRunSeq(t *testing.T) {
 	must(t, db.CreateRun(ctx, created, nil))
 	want = slices.Insert(want, 4, created.ID)
 
-	runs, _, err := db.ListRuns(ctx, troupe.RunFilter{})
-	must(t, err)
-	var got []string
-	for _, r := range runs {
-		got = append(got, r.ID)
-	}
-	if !slices.Equal(got, want) {
+	if got := storetest.ListRunIDs(t, db, troupe.RunFilter{}); !slices.Equal(got, want) {
 		t.Fatalf("runs after migration = %v, want %v", got, want)
 	}
 	if last, err := db.LastRun(ctx, "a", troupe.StatusSucceeded); err != nil || last.ID != "later" {

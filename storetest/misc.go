@@ -49,17 +49,17 @@ func testWatch(t *testing.T, s troupe.Store) {
 	defer stop()
 	_, err := s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.MarkRunning(at(1)) })
 	must(t, err)
-	waitSignal(t, ch, "UpdateRun")
+	WaitSignal(t, ch, "UpdateRun")
 
 	// A log append signals the log's watchers, not the job's.
 	lch, lstop := s.WatchLog(r.ID)
 	defer lstop()
 	must(t, s.AppendLog(ctx, r.ID, []byte("line\n")))
-	waitSignal(t, lch, "AppendLog")
+	WaitSignal(t, lch, "AppendLog")
 	noSignal(t, ch, "AppendLog (Watch)")
 	_, err = s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { r.SetStatusMessage("busy", nil); return nil })
 	must(t, err)
-	waitSignal(t, ch, "UpdateRun after AppendLog")
+	WaitSignal(t, ch, "UpdateRun after AppendLog")
 	noSignal(t, lch, "UpdateRun (WatchLog)")
 
 	b := newBuild("a", "0.0")
@@ -68,12 +68,12 @@ func testWatch(t *testing.T, s troupe.Store) {
 	defer bstop()
 	_, err = s.UpdateBuild(ctx, b.ID, func(b *troupe.Build) error { b.Status = troupe.StatusSucceeded; return nil })
 	must(t, err)
-	waitSignal(t, bch, "UpdateBuild")
+	WaitSignal(t, bch, "UpdateBuild")
 
 	blch, blstop := s.WatchLog(b.ID)
 	defer blstop()
 	must(t, s.AppendLog(ctx, b.ID, []byte("built\n")))
-	waitSignal(t, blch, "AppendLog of a build")
+	WaitSignal(t, blch, "AppendLog of a build")
 
 	// A waiter that reads after each signal sees the final state.
 	_, err = s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.Finish(0, at(2)) })
@@ -84,7 +84,7 @@ func testWatch(t *testing.T, s troupe.Store) {
 		if got.Status.Terminal() {
 			break
 		}
-		waitSignal(t, ch, "Finish")
+		WaitSignal(t, ch, "Finish")
 	}
 }
 

@@ -141,7 +141,7 @@ func testSharedWatch(t *testing.T, open func() troupe.Store) {
 
 	_, err := a.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.MarkRunning(troupe.Now()) })
 	must(t, err)
-	waitSignal(t, ch, "UpdateRun on the other store")
+	WaitSignal(t, ch, "UpdateRun on the other store")
 	got, err := b.GetRun(ctx, r.ID)
 	must(t, err)
 	if got.Status != troupe.StatusRunning {
@@ -151,7 +151,7 @@ func testSharedWatch(t *testing.T, open func() troupe.Store) {
 	lch, lstop := b.WatchLog(r.ID)
 	defer lstop()
 	must(t, a.AppendLog(ctx, r.ID, []byte("hello\n")))
-	waitSignal(t, lch, "AppendLog on the other store")
+	WaitSignal(t, lch, "AppendLog on the other store")
 	if text, _, err := b.ReadLog(ctx, r.ID, 0); err != nil || string(text) != "hello\n" {
 		t.Fatalf("log read after the signal: %q, %v", text, err)
 	}
@@ -162,14 +162,14 @@ func testSharedWatch(t *testing.T, open func() troupe.Store) {
 	defer bstop()
 	_, err = a.UpdateBuild(ctx, bld.ID, func(b *troupe.Build) error { b.Status = troupe.StatusSucceeded; return nil })
 	must(t, err)
-	waitSignal(t, bch, "UpdateBuild on the other store")
+	WaitSignal(t, bch, "UpdateBuild on the other store")
 
 	// A request queue change wakes the queue's watchers too.
 	qch, qstop := b.Watch(r.DefaultRequestQueueID)
 	defer qstop()
 	_, err = a.AddRequest(ctx, r.DefaultRequestQueueID, &troupe.Request{URL: "http://x/a"}, false, troupe.QueueCaller{ClientKey: "c"})
 	must(t, err)
-	waitSignal(t, qch, "AddRequest on the other store")
+	WaitSignal(t, qch, "AddRequest on the other store")
 
 	// A waiter that re-reads after every signal sees the final status.
 	drain(ch)
@@ -181,13 +181,13 @@ func testSharedWatch(t *testing.T, open func() troupe.Store) {
 		if got.Status.Terminal() {
 			break
 		}
-		waitSignal(t, ch, "Finish on the other store")
+		WaitSignal(t, ch, "Finish on the other store")
 	}
 
 	// Deleting the run is a change as well.
 	drain(ch)
 	must(t, a.DeleteRun(ctx, r.ID))
-	waitSignal(t, ch, "DeleteRun on the other store")
+	WaitSignal(t, ch, "DeleteRun on the other store")
 }
 
 // testSharedUpdateRun has writers on two stores increment one counter

@@ -175,8 +175,8 @@ func createRun(t *testing.T, s troupe.Store, r *troupe.Run) *troupe.Run {
 	return r
 }
 
-// waitSignal fails t unless ch delivers a value soon.
-func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
+// WaitSignal fails t unless ch delivers a value soon.
+func WaitSignal(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -198,3 +198,11 @@ func noSignal(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 var errBoom = errors.New("boom")
+
+// ListRunIDs returns the ids of the runs ListRuns(f) lists, in order.
+func ListRunIDs(t *testing.T, s troupe.Store, f troupe.RunFilter) []string {
+	t.Helper()
+	runs, _, err := s.ListRuns(t.Context(), f)
+	must(t, err)
+	return runIDs(runs)
+}
