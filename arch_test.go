@@ -61,7 +61,7 @@ var architecture = []importRule{
 	{"the Go client stands alone: standard library only",
 		under("client"), nonStandard},
 	{"the domain package imports no adapter",
-		is(""), under("sqlite", "postgres", "api", "controller", "executor", "builder", "events", "notify")},
+		is(""), under("sqlite", "postgres", "internal/sqlstore", "api", "controller", "executor", "builder", "events", "notify")},
 }
 
 // checkImports returns one message per package of graph (import path →
