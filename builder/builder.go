@@ -48,8 +48,13 @@ type Config struct {
 	// it left RUNNING when it stopped is marked FAILED when it starts
 	// again.
 	Instance string
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Sandbox, when set, runs every install step in a bubblewrap sandbox.
+	Sandbox *Sandbox
+	// WarnNoSandbox, with no Sandbox, starts every build's log with
+	// NoSandboxWarning.
+	WarnNoSandbox bool
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Builder builds actor versions, a few at a time. Each build runs under
@@ -61,6 +66,9 @@ type Builder struct {
 	wg   sync.WaitGroup
 	ctx  context.Context
 	stop context.CancelCauseFunc
+
+	cacheMu    sync.Mutex
+	cacheOwned bool // the npm cache belongs to the sandbox user
 }
 
 // The causes that end a build early.
@@ -83,6 +91,16 @@ func New(cfg Config) *Builder {
 	}
 	if cfg.Now == nil {
 		cfg.Now = troupe.Now
+	}
+	if sb := cfg.Sandbox; sb != nil {
+		c := *sb
+		if c.UID <= 0 {
+			c.UID = DefaultBuildUID
+		}
+		if c.MaxProcs <= 0 {
+			c.MaxProcs = DefaultBuildMaxProcs
+		}
+		cfg.Sandbox = &c
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
 	return &Builder{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), ctx: ctx, stop: stop}
@@ -212,6 +230,9 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	stopWatch := b.watchAbort(bctx, buildID, cancel)
 	defer stopWatch()
 
+	if b.cfg.Sandbox == nil && b.cfg.WarnNoSandbox {
+		logf("%s", NoSandboxWarning)
+	}
 	logf("Building %s version %s as build %s (timeout %s).", bd.ActID, bd.ActorVersion, bd.BuildNumber, timeout)
 	res, buildErr := b.make(bctx, bd, sink, logf)
 	if buildErr == nil && bctx.Err() != nil {
@@ -387,14 +408,14 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink
 	}
 	if install {
 		argv := []string{"npm", "install", "--no-audit", "--no-fund", "--omit=dev",
-			"--cache", filepath.Join(b.cfg.DataDir, "npm-cache")}
+			"--cache", b.cacheDir()}
 		key := b.layerKey(ctx, dir, argv)
 		if key != "" && b.restoreLayer(key, dir) {
 			logf("Reusing the dependencies an earlier build installed from the same package.json and package-lock.json.")
 			return res, nil
 		}
 		logf("Installing dependencies with npm install.")
-		if err := b.run(ctx, dir, sink, argv); err != nil {
+		if err := b.install(ctx, dir, sink, argv); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}

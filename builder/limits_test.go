@@ -13,12 +13,14 @@ import (
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/builder"
+	"github.com/troupehq/troupe/internal/bwrap"
 	"github.com/troupehq/troupe/internal/logsink"
 	"github.com/troupehq/troupe/sqlite"
 )
 
 // setupWith returns a real SQLite store and a builder configured by edit,
-// working in a temporary data folder.
+// working in a temporary data folder. Builds are sandboxed with bubblewrap
+// (hiding the data folder), as troupe serve does by default.
 func setupWith(t *testing.T, edit func(*builder.Config)) (troupe.Store, *builder.Builder) {
 	t.Helper()
 	dataDir := t.TempDir()
@@ -27,7 +29,12 @@ func setupWith(t *testing.T, edit func(*builder.Config)) (troupe.Store, *builder
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	cfg := builder.Config{Store: db, DataDir: dataDir, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}, Instance: "here"}
+	bin, err := bwrap.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := builder.Config{Store: db, DataDir: dataDir, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}, Instance: "here",
+		Sandbox: &builder.Sandbox{Bwrap: bin, Hide: []string{dataDir}}}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -7,9 +7,12 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/troupehq/troupe/internal/bwrap"
 	"github.com/troupehq/troupe/internal/logsink"
 )
 
@@ -21,15 +24,29 @@ const maxLinePiece = 64 << 10
 // still read before its pipe is closed.
 const drainWait = 2 * time.Second
 
-// run runs an install step in dir, its output going to the build log. The
-// step runs in its own process group; when it ends, and when ctx ends
-// first, the whole group is killed.
+// run runs an install step in dir, its output going to the build log: in
+// the Sandbox when there is one, else as the server's user. The step runs
+// in its own process group (and, sandboxed, its own PID namespace); when ctx
+// ends first, everything it started is killed at once, and what it leaves
+// behind when it exits is killed too.
 func (b *Builder) run(ctx context.Context, dir string, sink *logsink.Sink, argv []string) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(append([]string{}, b.cfg.BaseEnv...), "HOME="+filepath.Join(b.cfg.DataDir, "home"))
+	var cmd *exec.Cmd
+	var sandboxed *bwrap.Cmd
+	if sb := b.cfg.Sandbox; sb != nil {
+		env := append(slices.Clone(b.cfg.BaseEnv), "HOME=/tmp")
+		s := &bwrap.Sandbox{Bwrap: sb.Bwrap, Hide: sb.Hide, Writable: []string{dir, b.cacheDir()},
+			Dir: dir, Env: env, TmpBytes: buildTmpBytes, UID: sb.UID, GID: sb.UID, MaxProcs: sb.MaxProcs}
+		c, err := s.Command(argv)
+		if err != nil {
+			return err
+		}
+		sandboxed, cmd = c, c.Cmd
+	} else {
+		cmd = exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(slices.Clone(b.cfg.BaseEnv), "HOME="+filepath.Join(b.cfg.DataDir, "home"))
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = drainWait
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -38,16 +55,42 @@ func (b *Builder) run(ctx context.Context, dir string, sink *logsink.Sink, argv 
 		defer close(done)
 		readLines(pr, sink.Line)
 	}()
-	err := cmd.Start()
-	if err == nil {
-		err = cmd.Wait()
-		_ = killGroup(cmd) // what the step left behind
-		if errors.Is(err, exec.ErrWaitDelay) {
-			err = nil // it succeeded; what kept its output open is killed
-		}
+	defer func() {
+		pw.Close()
+		<-done
+	}()
+
+	var err error
+	if sandboxed != nil {
+		err = sandboxed.Start()
+	} else {
+		err = cmd.Start()
 	}
-	pw.Close()
-	<-done
+	if err != nil {
+		return err
+	}
+	// The sandbox's first process: with it dies every process of the
+	// sandbox's PID namespace.
+	var child atomic.Int64
+	if sandboxed != nil {
+		go func() {
+			if info, err := sandboxed.Info(); err == nil {
+				child.Store(int64(info.ChildPID))
+			}
+		}()
+	}
+	stopKill := context.AfterFunc(ctx, func() {
+		_ = killGroup(cmd)
+		if pid := child.Load(); pid > 0 {
+			_ = syscall.Kill(int(pid), syscall.SIGKILL)
+		}
+	})
+	err = cmd.Wait()
+	stopKill()
+	_ = killGroup(cmd) // what the step left behind
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // it succeeded; what kept its output open is killed
+	}
 	return err
 }
 
