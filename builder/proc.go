@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/troupehq/troupe/internal/bwrap"
 	"github.com/troupehq/troupe/internal/logsink"
 )
@@ -70,24 +72,38 @@ func (b *Builder) run(ctx context.Context, dir string, sink *logsink.Sink, argv 
 		return err
 	}
 	// The sandbox's first process: with it dies every process of the
-	// sandbox's PID namespace.
+	// sandbox's PID namespace, and bwrap exits once it is gone. Killing it
+	// (rather than bwrap, whose death reaches it only later, through the
+	// parent-death signal) means that when Wait returns the whole step is
+	// gone.
 	var child atomic.Int64
+	infoDone := make(chan struct{})
 	if sandboxed != nil {
 		go func() {
+			defer close(infoDone)
 			if info, err := sandboxed.Info(); err == nil {
 				child.Store(int64(info.ChildPID))
 			}
 		}()
+	} else {
+		close(infoDone)
 	}
 	stopKill := context.AfterFunc(ctx, func() {
-		_ = killGroup(cmd)
 		if pid := child.Load(); pid > 0 {
 			_ = syscall.Kill(int(pid), syscall.SIGKILL)
+		} else {
+			_ = killGroup(cmd)
 		}
 	})
 	err = cmd.Wait()
 	stopKill()
 	_ = killGroup(cmd) // what the step left behind
+	<-infoDone
+	if pid := child.Load(); pid > 0 {
+		// Gone already unless bwrap was killed before it reported the
+		// sandbox: then the namespace dies through the parent-death signal.
+		waitGone(int(pid), drainWait)
+	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil // it succeeded; what kept its output open is killed
 	}
@@ -123,6 +139,24 @@ func readLines(r io.Reader, emit func(string)) {
 			emit(string(text))
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+// waitGone waits up to d for the process pid (not a child of ours) to
+// exit.
+func waitGone(pid int, d time.Duration) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // gone already
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds())+1)
+		if n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
 			return
 		}
 	}
