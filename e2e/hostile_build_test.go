@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
@@ -181,7 +185,8 @@ func TestHostileBuilds(t *testing.T) {
 
 // TestStopKillsBuilds: stopping the server kills a running build's
 // processes and ends it FAILED with a message, which a restarted server
-// keeps.
+// keeps; a server killed with SIGKILL takes its builds' processes with it,
+// and ends those builds FAILED when it starts again.
 func TestStopKillsBuilds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -199,12 +204,121 @@ func TestStopKillsBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.stop()
 	got, err := s2.c.Build(bd.ID).Get(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Status != client.StatusFailed || !strings.Contains(got.StatusMessage, "server stopped") {
 		t.Errorf("after a restart the build is %s (%q); want FAILED with a message", got.Status, got.StatusMessage)
+	}
+
+	script, marker = sleepForever()
+	crashed := s2.buildOf(t, buildFiles(script), nil)
+	s2.waitBuildLog(t, crashed.ID, "sleeping")
+	pids := processesWith(t, marker)
+	if len(pids) == 0 {
+		t.Fatal("the sleeping build has no processes")
+	}
+	s2.crash()
+	waitProcessesGone(t, pids)
+
+	s3, err := launch(dir, "--examples=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.stop()
+	got, err = s3.c.Build(crashed.ID).Get(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != client.StatusFailed || !strings.Contains(got.StatusMessage, "server stopped") {
+		t.Errorf("after a crash and a restart the build is %s (%q); want FAILED with a message", got.Status, got.StatusMessage)
+	}
+}
+
+// waitProcessesGone fails unless every process in pids exits within 10 s.
+func waitProcessesGone(t *testing.T, pids []string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := range pids {
+		pid, err := strconv.Atoi(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone already
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, int(max(time.Until(deadline).Milliseconds(), 0)))
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			unix.Close(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				t.Fatalf("process %d of the build outlived the server by 10 s", pid)
+			}
+			break
+		}
+	}
+}
+
+// hasLogLine reports whether a line of the log, after its timestamp, is
+// text (npm's echo of a script's text never is).
+func hasLogLine(log, text string) bool {
+	for line := range strings.Lines(log) {
+		if _, rest, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " "); rest == text {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHostileBuildSandbox: a preinstall script, in the build sandbox, does
+// not run as root and sees neither the server's data folder (database,
+// another build's folder) nor its process, environment or token; it can
+// still write its own build folder, and the build succeeds.
+func TestHostileBuildSandbox(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := launch(dir, "--examples=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop()
+	other := s.finishBuild(t, s.buildOf(t, buildFiles(""), nil).ID)
+	if other.Status != client.StatusSucceeded {
+		t.Fatalf("plain build is %s", other.Status)
+	}
+	data, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(test, seen, unseen string) string {
+		return `if ` + test + `; then echo ` + seen + `; else echo ` + unseen + `; fi; `
+	}
+	script := `echo uid=$(id -u); ` +
+		probe(`test -e `+data+`/troupe.db`, "saw-db", "no-db") +
+		probe(`test -e `+data+`/builds/`+other.ID, "saw-other-build", "no-other-build") +
+		probe(`test -e /proc/`+fmt.Sprint(s.cmd.Process.Pid)+`/environ`, "saw-server", "no-server") +
+		probe(`env | grep -q ^TROUPE_`, "saw-token", "no-token") +
+		probe(`touch own-file`, "wrote-own", "cannot-write-own")
+	bd := s.buildOf(t, buildFiles(`"preinstall":"`+script+`"`), nil)
+	got := s.finishBuild(t, bd.ID)
+	log := s.buildLog(t, bd.ID)
+	if got.Status != client.StatusSucceeded {
+		t.Fatalf("probing build is %s:\n%s", got.Status, log)
+	}
+	for _, want := range []string{"no-db", "no-other-build", "no-server", "no-token", "wrote-own"} {
+		if !hasLogLine(log, want) {
+			t.Errorf("the build log lacks %q:\n%s", want, log)
+		}
+	}
+	if hasLogLine(log, "uid=0") || !strings.Contains(log, " uid=") {
+		t.Errorf("the script ran as root (or did not run):\n%s", log)
 	}
 }
