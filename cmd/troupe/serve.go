@@ -70,7 +70,7 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 10*time.Second, "how long a replica may miss heartbeats before the others take over its runs")
 	f.DurationVar(&o.buildTimeout, "build-timeout", builder.DefaultTimeout, "how long a build may take when its request sets no timeout")
 	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
-	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run: bwrap (bubblewrap), or none to run actors as the server's own user with its view of the machine (unsafe)")
+	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run and build: bwrap (bubblewrap), or none to run actors and their install scripts as the server's own user with its view of the machine (unsafe)")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -157,8 +157,16 @@ func runServe(ctx context.Context, o serveOptions) error {
 		HeartbeatInterval: o.leaseTTL / 5,
 		Logger:            logger,
 	})
-	bld := builder.New(builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger,
-		Timeout: o.buildTimeout, Concurrency: o.buildConc, Instance: instance})
+	// Builds run their install scripts in the same kind of sandbox as runs
+	// (--sandbox covers both).
+	bcfg := builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger,
+		Timeout: o.buildTimeout, Concurrency: o.buildConc, Instance: instance}
+	if sb := execOpts.Sandbox; sb != nil {
+		bcfg.Sandbox = &builder.Sandbox{Bwrap: sb.Bwrap, Hide: sb.Hide}
+	} else {
+		bcfg.WarnNoSandbox = true
+	}
+	bld := builder.New(bcfg)
 	srv := api.New(api.Config{
 		Store: db, Controller: ctrl, Builder: bld, Events: hub,
 		Token: token, RunTokenSecret: secret,
@@ -224,10 +232,10 @@ func executorOptions(o serveOptions, logger *slog.Logger) (process.Options, erro
 			}
 		}
 		opts.Sandbox = &process.Sandbox{Bwrap: bin, Hide: hide}
-		logger.Info("runs are sandboxed with bubblewrap", "bwrap", bin)
+		logger.Info("runs and builds are sandboxed with bubblewrap", "bwrap", bin)
 	case "none":
 		opts.WarnNoSandbox = true
-		fmt.Fprintln(os.Stderr, "troupe: WARNING: --sandbox none: runs are NOT sandboxed. Every actor runs as this server's user, sees the whole machine and can read troupe's database, token and secrets. Use it only for actors you trust.")
+		fmt.Fprintln(os.Stderr, "troupe: WARNING: --sandbox none: runs and builds are NOT sandboxed. Every actor (and every build's install scripts) runs as this server's user, sees the whole machine and can read troupe's database, token and secrets. Use it only for actors you trust.")
 	default:
 		return opts, fmt.Errorf("--sandbox: %q is not bwrap or none", o.sandbox)
 	}
