@@ -31,9 +31,10 @@ func newBuildsLsCmd(sf *serverFlags) *cobra.Command {
 		desc   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "ls ACTOR",
-		Short: `List the builds of ACTOR (an id, "username/name" or name)`,
-		Args:  cobra.ExactArgs(1),
+		Use:               "ls ACTOR",
+		Short:             `List the builds of ACTOR (an id, "username/name" or name)`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: sf.completeFirstActor,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -50,10 +51,7 @@ func newBuildsLsCmd(sf *serverFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return printJSON(cmd.OutOrStdout(), page)
-			}
-			return printBuildTable(cmd.OutOrStdout(), page.Items)
+			return out.print(cmd.OutOrStdout(), page, func(w io.Writer) error { return printBuildTable(w, page.Items) })
 		},
 	}
 	out.register(cmd)
@@ -88,10 +86,7 @@ func newBuildsAbortCmd(sf *serverFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return printJSON(cmd.OutOrStdout(), b)
-			}
-			return printBuild(cmd.OutOrStdout(), b)
+			return out.print(cmd.OutOrStdout(), b, func(w io.Writer) error { return printBuild(w, b) })
 		},
 	}
 	out.register(cmd)

@@ -82,7 +82,8 @@ func newCallCmd(sf *serverFlags) *cobra.Command {
 of your actors), prints its log to
 standard error as it is written, waits for the run to finish and prints a
 summary. It exits with an error unless the run SUCCEEDED.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: sf.completeFirstActor,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -113,12 +114,7 @@ summary. It exits with an error unless the run SUCCEEDED.`,
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				err = printJSON(cmd.OutOrStdout(), final)
-			} else {
-				err = printRunSummary(cmd.OutOrStdout(), final)
-			}
-			if err != nil {
+			if err := out.print(cmd.OutOrStdout(), final, func(w io.Writer) error { return printRunSummary(w, final) }); err != nil {
 				return err
 			}
 			return runOutcome(final)

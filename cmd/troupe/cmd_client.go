@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
+	"sigs.k8s.io/yaml"
 )
 
 // Defaults of the client commands.
@@ -24,21 +25,6 @@ const (
 	cliMaxRetries = 3
 	cliRetryDelay = 250 * time.Millisecond
 )
-
-// cliErrorMessage is what the CLI prints after "troupe: " for err: the
-// message of an API error, the message of a troupe error, and the error
-// text of anything else (network errors, bad arguments).
-func cliErrorMessage(err error) string {
-	var ce *client.Error
-	if errors.As(err, &ce) {
-		return ce.Message
-	}
-	var te *troupe.Error
-	if errors.As(err, &te) {
-		return te.Message
-	}
-	return err.Error()
-}
 
 // serverFlags are the flags every client command has: where the server is
 // and the token to use.
@@ -53,9 +39,8 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.token, "token", "", "API token (default $TROUPE_TOKEN)")
 }
 
-// client returns a client of the server the flags (or the environment)
-// name.
-func (f *serverFlags) client() *client.Client {
+// serverURL is the server the flags (or the environment) name.
+func (f *serverFlags) serverURL() string {
 	u := f.url
 	if u == "" {
 		u = os.Getenv("TROUPE_URL")
@@ -63,17 +48,28 @@ func (f *serverFlags) client() *client.Client {
 	if u == "" {
 		u = defaultServerURL
 	}
+	return strings.TrimRight(u, "/")
+}
+
+// client returns a client of the server the flags (or the environment)
+// name.
+func (f *serverFlags) client() *client.Client {
+	return client.New(f.options()...)
+}
+
+// options configure a client of the server the flags name.
+func (f *serverFlags) options() []client.Option {
 	tok := f.token
 	if tok == "" {
 		tok = os.Getenv("TROUPE_TOKEN")
 	}
-	return client.New(
-		client.WithBaseURL(u),
+	return []client.Option{
+		client.WithBaseURL(f.serverURL()),
 		client.WithToken(tok),
 		client.WithMaxRetries(cliMaxRetries),
 		client.WithMinRetryDelay(cliRetryDelay),
 		client.WithUserAgent("troupe-cli"),
-	)
+	}
 }
 
 // actorRef turns the ACTOR argument of a command into a reference the API
@@ -97,23 +93,41 @@ func actorRef(ctx context.Context, c *client.Client, arg string) (string, error)
 	return arg, nil
 }
 
-// outputFlag is the -o flag of commands that print a resource.
+// outputFlag is the -o flag of commands that print objects.
 type outputFlag struct{ format string }
 
+// outputFormats are the values -o takes.
+var outputFormats = []string{"table", "json", "yaml"}
+
 func (o *outputFlag) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&o.format, "output", "o", "table", "output format: table, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // validate checks the flag's value.
 func (o *outputFlag) validate() error {
-	switch o.format {
-	case "table", "json":
+	if slices.Contains(outputFormats, o.format) {
 		return nil
 	}
-	return fmt.Errorf("unknown output format %q (want table or json)", o.format)
+	return fmt.Errorf("unknown output format %q (want table, json or yaml)", o.format)
 }
 
-func (o *outputFlag) json() bool { return o.format == "json" }
+// print writes v as indented JSON or as YAML (the same fields, converted
+// from its JSON form), or calls table for the table format.
+func (o *outputFlag) print(w io.Writer, v any, table func(io.Writer) error) error {
+	switch o.format {
+	case "json":
+		return printJSON(w, v)
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	return table(w)
+}
 
 // printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {
@@ -228,10 +242,13 @@ func parseStatuses(vals []string) ([]string, error) {
 	return out, nil
 }
 
-func statusList() string {
+func statusList() string { return strings.Join(statusNames(), ", ") }
+
+// statusNames are the names of every run and build status.
+func statusNames() []string {
 	s := make([]string, len(troupe.Statuses))
 	for i, st := range troupe.Statuses {
 		s[i] = string(st)
 	}
-	return strings.Join(s, ", ")
+	return s
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
@@ -99,8 +98,7 @@ func (f *fakeAPI) run(args ...string) (stdout, stderr string, err error) {
 
 // execCLI runs the client commands with args, as main would.
 func execCLI(args ...string) (stdout, stderr string, err error) {
-	root := &cobra.Command{Use: "troupe", SilenceUsage: true, SilenceErrors: true}
-	addClientCommands(root)
+	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
@@ -179,7 +177,8 @@ func TestCLIArgs(t *testing.T) {
 		{[]string{"runs", "metamorph", "r1"}, "accepts 2 arg(s), received 1"},
 		{[]string{"runs", "ls", "extra"}, `unknown command "extra"`},
 		{[]string{"runs", "ls", "--status", "running,DONE"}, `unknown status "DONE"`},
-		{[]string{"runs", "ls", "-o", "yaml"}, `unknown output format "yaml"`},
+		{[]string{"runs", "ls", "-o", "xml"}, `unknown output format "xml"`},
+		{[]string{"actors", "ls", "-o", "xml"}, `unknown output format "xml"`},
 		{[]string{"runs", "ls", "--limit", "-1"}, "must not be negative"},
 		{[]string{"runs", "update", "r1"}, `required flag(s) "status-message" not set`},
 		{[]string{"runs", "wait", "r1", "--timeout", "-5"}, "must not be negative"},

@@ -145,15 +145,14 @@ func newKVKeysCmd(sf *serverFlags) *cobra.Command {
 				}
 				keys = append(keys, k)
 			}
-			if out.json() {
-				return printJSON(cmd.OutOrStdout(), keys)
-			}
-			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "KEY\tSIZE")
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\n", k.Key, strconv.Itoa(k.Size))
-			}
-			return tw.Flush()
+			return out.print(cmd.OutOrStdout(), keys, func(w io.Writer) error {
+				tw := newTable(w)
+				fmt.Fprintln(tw, "KEY\tSIZE")
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\n", k.Key, strconv.Itoa(k.Size))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	out.register(cmd)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,11 +100,10 @@ top .dockerignore and the top .actorignore (gitignore syntax) list (the
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				err = printJSON(cmd.OutOrStdout(), final)
-			} else {
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Build %s %s (id %s, %s)\n", final.BuildNumber, final.Status, final.ID, fmtDuration(buildDuration(final, troupe.Now())))
-			}
+			err = out.print(cmd.OutOrStdout(), final, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "Build %s %s (id %s, %s)\n", final.BuildNumber, final.Status, final.ID, fmtDuration(buildDuration(final, troupe.Now())))
+				return err
+			})
 			if err != nil {
 				return err
 			}

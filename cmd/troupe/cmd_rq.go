@@ -62,10 +62,7 @@ func newRqLsCmd(sf *serverFlags) *cobra.Command {
 					break
 				}
 			}
-			if out.json() {
-				return printJSON(cmd.OutOrStdout(), reqs)
-			}
-			return printRequestTable(cmd.OutOrStdout(), reqs)
+			return out.print(cmd.OutOrStdout(), reqs, func(w io.Writer) error { return printRequestTable(w, reqs) })
 		},
 	}
 	out.register(cmd)

@@ -79,7 +79,7 @@ func TestCLIRqLs(t *testing.T) {
 	if _, _, err := f.run("rq", "ls", "Q1", "--limit", "-1"); err == nil {
 		t.Error("a negative --limit was accepted")
 	}
-	if _, _, err := f.run("rq", "ls", "Q1", "-o", "yaml"); err == nil {
-		t.Error("-o yaml was accepted")
+	if _, _, err := f.run("rq", "ls", "Q1", "-o", "xml"); err == nil {
+		t.Error("-o xml was accepted")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/troupehq/troupe"
@@ -46,8 +48,12 @@ func newRunsLsCmd(sf *serverFlags) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "ls",
-		Short: "List runs, of all actors or of one",
-		Args:  cobra.NoArgs,
+		Short: "List runs, newest first, of all actors or of one",
+		Long: `Ls lists runs, newest first (--desc=false: oldest first), with the names of
+their actors, status, start, duration and status message. The table reads
+each distinct actor once to name it; -o json and -o yaml print the list as
+the API gives it.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -72,10 +78,10 @@ func newRunsLsCmd(sf *serverFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return printJSON(cmd.OutOrStdout(), page)
-			}
-			return printRunTable(cmd.OutOrStdout(), page.Items)
+			return out.print(cmd.OutOrStdout(), page, func(w io.Writer) error {
+				names := newActorNames(c)
+				return printRunTable(w, page.Items, func(id string) string { return names.name(cmd.Context(), id) })
+			})
 		},
 	}
 	out.register(cmd)
@@ -83,18 +89,28 @@ func newRunsLsCmd(sf *serverFlags) *cobra.Command {
 	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only runs with this status (repeat or comma-separate for several)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many runs (default: the server's, 1000)")
 	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many runs")
-	cmd.Flags().BoolVar(&desc, "desc", false, "newest first")
+	cmd.Flags().BoolVar(&desc, "desc", true, "newest first")
+	_ = cmd.RegisterFlagCompletionFunc("actor", sf.completeActors)
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(statusNames(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-// printRunTable prints one line per run.
-func printRunTable(w io.Writer, runs []*client.Run) error {
+// runColumns is the header of run tables.
+var runColumns = []string{"ID", "ACTOR", "STATUS", "STARTED", "DURATION", "BUILD", "STATUS MESSAGE"}
+
+// runRow is the cells of a run in run tables; actor names its actor.
+func runRow(r *client.Run, actor string, now time.Time) []string {
+	return []string{r.ID, actor, string(r.Status), fmtTime(&r.StartedAt),
+		fmtDuration(runDuration(r, now)), orDash(r.BuildNumber), oneLine(deref(r.StatusMessage), 60)}
+}
+
+// printRunTable prints one line per run; actor names an actor id.
+func printRunTable(w io.Writer, runs []*client.Run, actor func(id string) string) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tACTOR\tSTATUS\tSTARTED\tDURATION\tBUILD\tSTATUS MESSAGE")
+	fmt.Fprintln(tw, strings.Join(runColumns, "\t"))
 	now := troupe.Now()
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ActID, r.Status, fmtTime(&r.StartedAt),
-			fmtDuration(runDuration(r, now)), orDash(r.BuildNumber), oneLine(deref(r.StatusMessage), 60))
+		fmt.Fprintln(tw, strings.Join(runRow(r, actor(r.ActID), now), "\t"))
 	}
 	return tw.Flush()
 }
@@ -140,6 +156,8 @@ func runCmd(sf *serverFlags, use, short string, nargs int, do func(cmd *cobra.Co
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(nargs),
+		// The first argument is always a run id.
+		ValidArgsFunction: sf.completeRunID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -148,10 +166,7 @@ func runCmd(sf *serverFlags, use, short string, nargs int, do func(cmd *cobra.Co
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			return printRun(cmd.OutOrStdout(), r)
+			return out.print(cmd.OutOrStdout(), r, func(w io.Writer) error { return printRun(w, r) })
 		},
 	}
 	out.register(cmd)
@@ -222,6 +237,12 @@ func newRunsMetamorphCmd(sf *serverFlags) *cobra.Command {
 		return c.Run(args[0]).Metamorph(cmd.Context(), target, input, &client.MetamorphOptions{Build: build, ContentType: ct})
 	})
 	in.register(cmd)
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 1 {
+			return sf.completeActors(cmd, args, toComplete)
+		}
+		return sf.completeRunID(cmd, args, toComplete)
+	}
 	cmd.Flags().StringVar(&build, "build", "", "build tag or number of the target actor")
 	return cmd
 }
@@ -275,9 +296,10 @@ func newRunsUpdateCmd(sf *serverFlags) *cobra.Command {
 
 func newRunsRmCmd(sf *serverFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "rm ID",
-		Short: "Delete a finished run and its log",
-		Args:  cobra.ExactArgs(1),
+		Use:               "rm ID",
+		Short:             "Delete a finished run and its log",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: sf.completeRunID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := sf.client().Run(args[0]).Delete(cmd.Context()); err != nil {
 				return err
@@ -291,9 +313,10 @@ func newRunsRmCmd(sf *serverFlags) *cobra.Command {
 func newRunsLogCmd(sf *serverFlags) *cobra.Command {
 	var follow bool
 	cmd := &cobra.Command{
-		Use:   "log ID",
-		Short: "Print a run's log",
-		Args:  cobra.ExactArgs(1),
+		Use:               "log ID",
+		Short:             "Print a run's log",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: sf.completeRunID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return printLog(cmd.Context(), cmd.OutOrStdout(), sf.client().Run(args[0]).Log(), follow)
 		},

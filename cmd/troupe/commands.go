@@ -2,7 +2,7 @@ package main
 
 import "github.com/spf13/cobra"
 
-// addClientCommands adds the client commands (push, call, runs, builds).
+// addClientCommands adds the client commands (push, call, actors, runs, builds, ...).
 // They find the server through --url/--token or TROUPE_URL/TROUPE_TOKEN.
 func addClientCommands(root *cobra.Command) {
 	sf := &serverFlags{}
@@ -14,8 +14,10 @@ func addClientCommands(root *cobra.Command) {
 		newRqCmd(sf),
 		newDatasetsCmd(sf),
 		newKVCmd(sf),
+		newActorsCmd(sf),
 	} {
 		sf.register(cmd)
+		explainErrors(cmd, sf)
 		root.AddCommand(cmd)
 	}
 }

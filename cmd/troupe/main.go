@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -28,7 +29,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Run actors and steer their runs through the Apify API v2",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(debug.ReadBuildInfo()),
 	}
+	root.SetVersionTemplate("troupe {{.Version}}\n")
 	root.AddCommand(newServeCmd())
 	addClientCommands(root)
 	return root
