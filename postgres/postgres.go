@@ -21,6 +21,11 @@
 // listening connection drops, the DB reconnects and then wakes every watch
 // made through Watch or WatchLog, so that a change made while it was
 // away is not missed: watchers re-read what they watch after each signal.
+//
+// The store's rules live in internal/sqlstore; this package is its
+// PostgreSQL driver: the pool (reached through database/sql with pgx's
+// stdlib adapter), the locks and notifications above, the $n placeholders,
+// and the SQL of dataset items and of the one-round-trip log append.
 package postgres
 
 import (

@@ -6,6 +6,10 @@
 // queue up in Go instead of failing with SQLITE_BUSY; reads use a separate
 // pool of read-only connections and never wait for a writer. Changes to runs,
 // builds and logs are published to watchers after their transaction commits.
+//
+// The store's rules live in internal/sqlstore; this package is its SQLite
+// driver: the connections and transactions above, times kept as unix
+// milliseconds, and the SQL of dataset items.
 package sqlite
 
 import (
