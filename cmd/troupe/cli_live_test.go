@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -339,6 +342,76 @@ func TestCLIErrorHints(t *testing.T) {
 	_, _, err = execCLI("runs", "ls", "--url", down, "--token", liveToken)
 	if got, want := cliErrorMessage(err), "cannot reach troupe at "+down+": is `troupe serve` running? (set the address with --url or TROUPE_URL)"; got != want {
 		t.Errorf("server down: %q, want %q", got, want)
+	}
+}
+
+// pipeLines returns the writer of a pipe and a function that reads its
+// next line (failing the test when the pipe ends first).
+func pipeLines(t *testing.T) (*io.PipeWriter, func() string) {
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pr.Close() })
+	sc := bufio.NewScanner(pr)
+	return pw, func() string {
+		t.Helper()
+		if !sc.Scan() {
+			t.Fatalf("output ended: %v", sc.Err())
+		}
+		return sc.Text()
+	}
+}
+
+func TestCLIRunsWatch(t *testing.T) {
+	t.Parallel()
+	a := newLiveAPI(t)
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	hello := a.actor("hello", t1, "0.1.1")
+	done := a.newRun(hello, troupe.StatusSucceeded, t1, "")
+	live := a.newRun(hello, troupe.StatusRunning, t1.Add(time.Minute), "")
+
+	root := newRootCmd()
+	out, next := pipeLines(t)
+	root.SetOut(out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"runs", "watch", "--interval", "100ms", "--url", a.url, "--token", liveToken})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- root.ExecuteContext(ctx)
+		out.Close()
+	}()
+
+	header := next()
+	if !strings.HasPrefix(header, "ID") || !strings.Contains(header, "STATUS MESSAGE") {
+		t.Fatalf("header %q", header)
+	}
+	for _, want := range []*troupe.Run{live, done} {
+		if l := strings.Fields(next()); l[0] != want.ID || l[1] != "hello" || l[2] != string(want.Status) {
+			t.Fatalf("line %q, want run %s %s", l, want.ID, want.Status)
+		}
+	}
+	// The live run finishes: its long poll reports it.
+	a.finish(live.ID)
+	l := next()
+	if f := strings.Fields(l); f[0] != live.ID || f[2] != "SUCCEEDED" {
+		t.Errorf("change line %q, want %s SUCCEEDED", l, live.ID)
+	}
+	// Columns line up with the header.
+	if strings.Index(l, "SUCCEEDED") != strings.Index(header, "STATUS") {
+		t.Errorf("change line %q is not aligned with %q", l, header)
+	}
+	// A new run appears at the next list refresh.
+	fresh := a.newRun(hello, troupe.StatusRunning, troupe.Now(), "Starting")
+	if f := strings.Fields(next()); f[0] != fresh.ID || f[2] != "RUNNING" || f[len(f)-1] != "Starting" {
+		t.Errorf("new run line %q, want %s RUNNING", f, fresh.ID)
+	}
+
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("watch stopped with %v, want a clean end", err)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Error("watch ran into the test's timeout")
 	}
 }
 

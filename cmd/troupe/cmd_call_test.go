@@ -60,7 +60,8 @@ func TestCLICall(t *testing.T) {
 		if q := f.one("GET", "/v2/actor-runs/r1/log").Query.Encode(); q != "raw=1&stream=1" {
 			t.Errorf("log query %q, want raw=1&stream=1", q)
 		}
-		want := "Run r1 started (build 0.0.3).\n2024-01-02T03:04:05.000Z hello\n2024-01-02T03:04:06.000Z bye\n"
+		want := "Run r1 started (build 0.0.3).\n2024-01-02T03:04:05.000Z hello\n2024-01-02T03:04:06.000Z bye\n" +
+			"Run r1 SUCCEEDED after 12.3s: Actor finished with exit code 0\n"
 		if errOut != want {
 			t.Errorf("stderr %q, want %q (plain log, no status line off a terminal)", errOut, want)
 		}

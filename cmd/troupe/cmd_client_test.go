@@ -178,6 +178,8 @@ func TestCLIArgs(t *testing.T) {
 		{[]string{"runs", "ls", "extra"}, `unknown command "extra"`},
 		{[]string{"runs", "ls", "--status", "running,DONE"}, `unknown status "DONE"`},
 		{[]string{"runs", "ls", "-o", "xml"}, `unknown output format "xml"`},
+		{[]string{"runs", "watch", "--interval", "10ms"}, "--interval must be at least 100ms"},
+		{[]string{"runs", "watch", "--limit", "0"}, "--limit must be at least 1"},
 		{[]string{"actors", "ls", "-o", "xml"}, `unknown output format "xml"`},
 		{[]string{"runs", "ls", "--limit", "-1"}, "must not be negative"},
 		{[]string{"runs", "update", "r1"}, `required flag(s) "status-message" not set`},

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/client"
 )
 
@@ -229,7 +230,20 @@ func followRun(ctx context.Context, c *client.Client, run *client.Run, errOut io
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("stopped waiting; run %s goes on (abort it with: troupe runs abort %s)", run.ID, run.ID)
 	}
-	return final, err
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(errOut, endLine("Run "+final.ID, final.Status, runDuration(final, troupe.Now()), deref(final.StatusMessage)))
+	return final, nil
+}
+
+// endLine is the status line printed under a job's log when it ended.
+func endLine(job string, st client.Status, d time.Duration, msg string) string {
+	line := fmt.Sprintf("%s %s after %s", job, st, fmtDuration(d))
+	if msg != "" && msg != "-" {
+		line += ": " + oneLine(msg, 200)
+	}
+	return line
 }
 
 func runState(r *client.Run) jobState {
@@ -262,7 +276,11 @@ func followBuild(ctx context.Context, c *client.Client, b *client.Build, errOut 
 			return nil
 		})
 	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("stopped waiting; build %s goes on", b.ID)
+		return nil, fmt.Errorf("stopped waiting; build %s goes on (abort it with: troupe builds abort %s)", b.ID, b.ID)
 	}
-	return final, err
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(errOut, endLine("Build "+final.BuildNumber, final.Status, buildDuration(final, troupe.Now()), final.StatusMessage))
+	return final, nil
 }

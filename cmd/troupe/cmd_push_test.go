@@ -146,8 +146,8 @@ func TestCLIPush(t *testing.T) {
 			t.Errorf("build query %q", q)
 		}
 		if !strings.Contains(errOut, "Created actor hello (A1).") || !strings.Contains(errOut, "Uploaded 2 files to hello version 1.2.") ||
-			!strings.Contains(errOut, "2024-01-02T03:04:05.000Z npm install\n") {
-			t.Errorf("stderr %q", errOut)
+			!strings.HasSuffix(errOut, "2024-01-02T03:04:05.000Z npm install\nBuild 1.2.1 SUCCEEDED after 3.4s\n") {
+			t.Errorf("stderr %q, want the log and then the build's end", errOut)
 		}
 		if out != "Build 1.2.1 SUCCEEDED (id B1, 3.4s)\n" {
 			t.Errorf("stdout %q", out)

@@ -24,6 +24,7 @@ func newRunsCmd(sf *serverFlags) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newRunsLsCmd(sf),
+		newRunsWatchCmd(sf),
 		newRunsGetCmd(sf),
 		newRunsWaitCmd(sf),
 		newRunsAbortCmd(sf),
