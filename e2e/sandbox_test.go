@@ -40,7 +40,7 @@ func TestSandboxNoneWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.stop()
-	if out := s.output(); !strings.Contains(out, "WARNING: --sandbox none: runs are NOT sandboxed") {
+	if out := s.output(); !strings.Contains(out, "WARNING: --sandbox none: runs") || !strings.Contains(out, "NOT sandboxed") {
 		t.Errorf("no warning at start:\n%s", out)
 	}
 	s.pushProject(t, map[string]string{
