@@ -58,8 +58,9 @@ func (b *bench) newSandboxBaseline() (*sandboxBaseline, error) {
 			return nil, err
 		}
 	}
-	// Below the executor's ids, so that the two never share RLIMIT_NPROC.
-	uid := process.DefaultUIDBase - 1
+	// Below the executor's ids and the builds' (builder.DefaultBuildUID),
+	// so that none shares its RLIMIT_NPROC with the baseline.
+	uid := process.DefaultUIDBase - 2
 	if os.Geteuid() == 0 {
 		if err := os.Chown(work, uid, uid); err != nil {
 			return nil, err
