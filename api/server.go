@@ -73,6 +73,15 @@ type Config struct {
 	// request headers (default 64 KiB).
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout, WriteStallTimeout time.Duration
 	MaxHeaderBytes                                                 int
+	// Instrument, when set, wraps the server's handler (e.g. to time
+	// requests). The request the wrapper passes on is the one the API's
+	// ServeMux routes: once it returns, its Pattern names the route that
+	// served it (empty when none did).
+	Instrument func(http.Handler) http.Handler
+	// FinishWoken, when set, is called when a request waiting for a run to
+	// finish (waitForFinish, run-sync, an immediate abort) is woken by a
+	// change of the run and finds it finished, with the run's finishedAt.
+	FinishWoken func(finishedAt time.Time)
 }
 
 // Server is the /v2 HTTP handler. Create it with New.
@@ -82,6 +91,8 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	mux   *http.ServeMux
+	// handler serves every request: serve, wrapped by Config.Instrument.
+	handler http.Handler
 	// runBodies keeps the GET bodies of finished runs (see runcache.go).
 	runBodies runBodies
 }
@@ -128,6 +139,10 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
 	s.routes()
+	s.handler = http.HandlerFunc(s.serve)
+	if cfg.Instrument != nil {
+		s.handler = cfg.Instrument(s.handler)
+	}
 	return s
 }
 
@@ -136,6 +151,10 @@ func New(cfg Config) *Server {
 // no route knows answer 404 page-not-found, known paths asked with another
 // method 405 method-not-allowed, both as JSON errors.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	sw := newStallWriter(w, s.cfg.WriteStallTimeout)
 	defer sw.finish()
 	w = sw

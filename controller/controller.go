@@ -72,6 +72,7 @@ type Controller struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
+	started bool
 	closed  bool
 
 	// unowned holds the live runs without an owner seen by the last scan
@@ -144,7 +145,18 @@ func (c *Controller) Start(ctx context.Context) error {
 		defer c.wg.Done()
 		c.maintain()
 	}()
+	c.mu.Lock()
+	c.started = true
+	c.mu.Unlock()
 	return nil
+}
+
+// Running reports whether the controller controls runs: Start has
+// succeeded and Stop has not been called.
+func (c *Controller) Running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.started && !c.closed
 }
 
 // maintain sends heartbeats and takes over runs of dead instances until the
