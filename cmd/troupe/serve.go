@@ -23,7 +23,9 @@ import (
 	"github.com/troupehq/troupe/events"
 	"github.com/troupehq/troupe/examples"
 	"github.com/troupehq/troupe/executor/process"
+	"github.com/troupehq/troupe/health"
 	"github.com/troupehq/troupe/internal/bwrap"
+	"github.com/troupehq/troupe/metrics"
 )
 
 type serveOptions struct {
@@ -35,6 +37,8 @@ type serveOptions struct {
 	timeoutGrace time.Duration
 	examples     bool
 	logLevel     string
+	logFormat    string
+	openMetrics  bool
 	instance     string
 	store        string
 	leaseTTL     time.Duration
@@ -66,6 +70,8 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.timeoutGrace, "timeout-grace", 5*time.Second, "how long a timed-out run gets to stop before it is killed")
 	f.BoolVar(&o.examples, "examples", true, "install the example actors at start when they are missing")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text (key=value) or json (one object per line)")
+	f.BoolVar(&o.openMetrics, "metrics-public", false, "serve /metrics without the admin token")
 	f.StringVar(&o.store, "store", defaultStore(), "store: a postgres:// URL, sqlite:PATH, or empty for troupe.db in --data (default $TROUPE_STORE)")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 10*time.Second, "how long a replica may miss heartbeats before the others take over its runs")
 	f.DurationVar(&o.buildTimeout, "build-timeout", builder.DefaultTimeout, "how long a build may take when its request sets no timeout")
@@ -86,11 +92,10 @@ func defaultDataDir() string {
 }
 
 func runServe(ctx context.Context, o serveOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	logger, err := newLogger(o.logFormat, o.logLevel)
+	if err != nil {
+		return err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := privateDir(o.dataDir); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -102,11 +107,14 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, o.store, o.dataDir)
+	rawDB, err := openStore(ctx, o.store, o.dataDir)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer db.Close()
+	defer rawDB.Close()
+	m := metrics.New(metrics.Options{Logger: logger})
+	m.RegisterRunsByStatus(rawDB)
+	db := m.Store(rawDB)
 	userID, err := db.Setting(ctx, "user_id", troupe.NewID())
 	if err != nil {
 		return err
@@ -142,7 +150,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	defer hub.Close()
 	ctrl = controller.New(controller.Config{
 		Store:          db,
-		Executor:       process.New(execOpts),
+		Executor:       m.Executor(process.New(execOpts)),
 		Events:         hub,
 		PublicURL:      publicURL,
 		RunTokenSecret: secret,
@@ -171,6 +179,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Store: db, Controller: ctrl, Builder: bld, Events: hub,
 		Token: token, RunTokenSecret: secret,
 		UserID: userID, Username: username, Logger: logger,
+		Instrument: m.InstrumentAPI, FinishWoken: m.FinishWoken,
 	})
 	if err := ctrl.Start(ctx); err != nil {
 		return fmt.Errorf("recover runs: %w", err)
@@ -190,9 +199,17 @@ func runServe(ctx context.Context, o serveOptions) error {
 	defer cancelRequests()
 	httpSrv := srv.HTTPServer()
 	httpSrv.BaseContext = func(net.Listener) context.Context { return reqCtx }
+	httpSrv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	metricsToken := token
+	if o.openMetrics {
+		metricsToken = ""
+	}
+	httpSrv.Handler = operatorRoutes(httpSrv.Handler, m.Handler(metricsToken), health.Live(),
+		health.Ready(health.ReadyConfig{Store: db, Running: ctrl.Running, Logger: logger}))
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "troupe: listening on %s (data in %s)\n", publicURL, o.dataDir)
+	logger.Info("listening", "url", publicURL, "data", o.dataDir, "instance", instance)
 
 	select {
 	case <-ctx.Done():
