@@ -25,8 +25,15 @@ func main() {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "troupe",
-		Short:         "Run actors and steer their runs through the Apify API v2",
+		Use:   "troupe",
+		Short: "Run actors and steer their runs through the Apify API v2",
+		Long: `troupe runs actors and steers their runs through the Apify API v2.
+
+"troupe serve" is the server; every other command is a client of its API.
+Clients find the server through --url or TROUPE_URL (default
+http://127.0.0.1:8700) and use the token of --token or TROUPE_TOKEN; the
+server keeps its admin token in ~/.troupe/token. "troupe completion --help"
+sets up shell completion.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(debug.ReadBuildInfo()),
