@@ -296,3 +296,23 @@ func (p *fakeProcess) Done() <-chan struct{}      { return p.done }
 func (p *fakeProcess) Exit() troupe.ExitStatus    { return troupe.ExitStatus{} }
 func (p *fakeProcess) Kill() error                { return nil }
 func (p *fakeProcess) Stats() troupe.ProcessStats { return troupe.ProcessStats{} }
+
+// BenchmarkInstrumentAPI measures what timing a request by its route adds
+// to a bare ServeMux route.
+func BenchmarkInstrumentAPI(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/actor-runs/{runId}", func(w http.ResponseWriter, _ *http.Request) {})
+	req := httptest.NewRequest("GET", "/v2/actor-runs/abc", nil)
+	w := httptest.NewRecorder()
+	b.Run("bare", func(b *testing.B) {
+		for b.Loop() {
+			mux.ServeHTTP(w, req)
+		}
+	})
+	b.Run("instrumented", func(b *testing.B) {
+		h := metrics.New(metrics.Options{}).InstrumentAPI(mux)
+		for b.Loop() {
+			h.ServeHTTP(w, req)
+		}
+	})
+}
