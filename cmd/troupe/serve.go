@@ -19,6 +19,7 @@ import (
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/api"
 	"github.com/troupehq/troupe/builder"
+	webconsole "github.com/troupehq/troupe/console"
 	"github.com/troupehq/troupe/controller"
 	"github.com/troupehq/troupe/events"
 	"github.com/troupehq/troupe/examples"
@@ -198,6 +199,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	reqCtx, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
 	httpSrv := srv.HTTPServer()
+	// The web console at /; /v2 goes on to the API.
+	httpSrv.Handler = webconsole.New(webconsole.Config{Store: db, API: srv, Token: token, Username: username,
+		Secure: strings.HasPrefix(publicURL, "https://"), Logger: logger})
 	httpSrv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	httpSrv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	metricsToken := token
