@@ -29,7 +29,7 @@ type runsData struct {
 	Actor    string
 	Actors   []*troupe.Actor
 	Statuses []troupe.Status
-	// Next is the query of the next (older) page, First that of the first.
+	// Next is the URL of the next (older) page, First that of the first.
 	Next, First string
 	IDs         string
 }
@@ -110,7 +110,7 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) error {
 	if d.Actor != "" {
 		base.Set("actor", d.Actor)
 	}
-	d.First = base.Encode()
+	d.First = "/runs?" + base.Encode()
 	if len(runs) == RunsPageSize {
 		last := runs[len(runs)-1].StartedAt.UnixMilli()
 		skip := 0
@@ -127,7 +127,7 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) error {
 			next[k] = v
 		}
 		next.Set("before", fmt.Sprintf("%d.%d", last, skip))
-		d.Next = next.Encode()
+		d.Next = "/runs?" + next.Encode()
 	}
 	return c.render(w, r, http.StatusOK, "runs", "Runs", "runs", d)
 }
@@ -211,8 +211,9 @@ func sse(w http.ResponseWriter) (send func(event string, data []byte) error, ok 
 // MaxWatchedRuns is how many runs one live runs list follows.
 const MaxWatchedRuns = 100
 
-// runsEvents sends an event "run" with a run's JSON each time one of the
-// runs named in ?ids= (comma-separated) changes, following Store.Watch.
+// runsEvents sends an event "run" with a run's JSON for each of the runs
+// named in ?ids= (comma-separated) at once and then each time it changes,
+// following Store.Watch.
 func (c *Console) runsEvents(w http.ResponseWriter, r *http.Request) error {
 	ids := strings.Split(r.URL.Query().Get("ids"), ",")
 	if len(ids) > MaxWatchedRuns {
@@ -242,8 +243,14 @@ func (c *Console) runsEvents(w http.ResponseWriter, r *http.Request) error {
 		}()
 	}
 	send, _ := sse(w)
-	if err := send("ready", []byte("{}")); err != nil {
-		return nil
+	// What changed between the page's rendering and the watches above is
+	// sent at once: each run as it is now.
+	for _, id := range ids {
+		if id != "" {
+			if err := c.sendRun(ctx, send, id); err != nil {
+				return nil
+			}
+		}
 	}
 	for {
 		select {

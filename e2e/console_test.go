@@ -21,8 +21,8 @@ import (
 
 // consoleDemoFiles is an actor with an input schema of every kind of field;
 // it logs its input, stores OUTPUT and pushes one dataset item per tick.
-func consoleDemoFiles() []troupe.SourceFile {
-	return []troupe.SourceFile{
+func consoleDemoFiles() []client.SourceFile {
+	return []client.SourceFile{
 		{Name: "Dockerfile", Format: "TEXT", Content: "FROM node:20\nCMD [\"node\", \"main.js\"]\n"},
 		{Name: ".actor/actor.json", Format: "TEXT", Content: `{"actorSpecification":1,"name":"console-demo","version":"0.1"}`},
 		{Name: ".actor/input_schema.json", Format: "TEXT", Content: `{
@@ -158,8 +158,8 @@ func TestConsole(t *testing.T) {
 	s := shared
 	a, err := s.c.Actors().Create(ctx, &client.ActorCreate{
 		Name: "console-demo-" + strings.ToLower(troupe.NewID()[:6]),
-		Versions: []troupe.Version{{VersionNumber: "0.1", SourceType: troupe.SourceFiles,
-			SourceFiles: consoleDemoFiles(), BuildTag: "latest", EnvVars: []troupe.EnvVar{}}},
+		Versions: []client.Version{{VersionNumber: "0.1", SourceType: client.SourceFiles,
+			SourceFiles: consoleDemoFiles(), BuildTag: "latest", EnvVars: []client.EnvVar{}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func TestConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b = s.finishBuild(t, b.ID); b.Status != troupe.StatusSucceeded {
+	if b = s.finishBuild(t, b.ID); b.Status != client.StatusSucceeded {
 		t.Fatalf("build %s: %s\n%s", b.ID, b.Status, s.buildLog(t, b.ID))
 	}
 
@@ -182,7 +182,7 @@ func TestConsole(t *testing.T) {
 	sleeper := s.start(t, "sleeper", `{"secs":300}`, nil)
 	t.Cleanup(func() { _, _ = s.c.Run(sleeper.ID).Abort(context.Background(), false) })
 	live := waitRunning(t, s, sleeper.ID)
-	runToken := troupe.RunToken(troupe.RunTokenSecret(testToken), live)
+	runToken := troupe.RunToken(troupe.RunTokenSecret(testToken), &troupe.Run{ID: live.ID, Stats: troupe.RunStats{ResurrectCount: live.Stats.ResurrectCount}})
 	if code := statusOf(t, s.URL+"/v2/actor-runs/"+sleeper.ID, runToken); code != http.StatusOK {
 		t.Fatalf("the run token gets %d from the API, want 200 (it must be a working token)", code)
 	}
@@ -231,7 +231,7 @@ func TestConsole(t *testing.T) {
 	u.eval(`window.notReloaded = 'yes'`)
 	u.confirm("#op-abort")
 	u.wait("ABORTED on the run page", `document.querySelector('#status').textContent === 'ABORTED' && window.notReloaded === 'yes'`)
-	if run, err := s.c.Run(runID).Get(ctx); err != nil || run.Status != troupe.StatusAborted {
+	if run, err := s.c.Run(runID).Get(ctx); err != nil || run.Status != client.StatusAborted {
 		t.Fatalf("after the abort button the API shows %v, %v", run, err)
 	}
 
@@ -309,7 +309,7 @@ func TestConsole(t *testing.T) {
 	u.open("/runs", "#token")
 }
 
-func waitRunning(t *testing.T, s *server, runID string) *troupe.Run {
+func waitRunning(t *testing.T, s *server, runID string) *client.Run {
 	t.Helper()
 	ctx := testCtx(t)
 	for {
@@ -317,7 +317,7 @@ func waitRunning(t *testing.T, s *server, runID string) *troupe.Run {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if run.Status == troupe.StatusRunning {
+		if run.Status == client.StatusRunning {
 			return run
 		}
 		if run.Status.Terminal() {
