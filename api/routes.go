@@ -13,6 +13,9 @@ func (s *Server) routes() {
 	s.routeStorages(troupe.KindDataset, s.routeItems)
 	s.routeStorages(troupe.KindKeyValueStore, s.routeKeyValueStore)
 	s.routeStorages(troupe.KindRequestQueue, s.routeRequestQueue)
+	// The SDK asks for STATUS_URL + "/?format=json".
+	s.mux.HandleFunc("GET /v2/proxy-status", s.getProxyStatus)
+	s.mux.HandleFunc("GET /v2/proxy-status/{$}", s.getProxyStatus)
 }
 
 // actorPrefixes are the two prefixes of actor routes: /v2/acts is the

@@ -82,6 +82,9 @@ type Config struct {
 	// finish (waitForFinish, run-sync, an immediate abort) is woken by a
 	// change of the run and finds it finished, with the run's finishedAt.
 	FinishWoken func(finishedAt time.Time)
+	// ProxyConfigured says whether the operator gave runs an upstream proxy
+	// (see GET /v2/proxy-status).
+	ProxyConfigured bool
 }
 
 // Server is the /v2 HTTP handler. Create it with New.

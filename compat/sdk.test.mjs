@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { assertRunShape, newClient, startTroupe, troupeCLI, waitForLog } from './harness.mjs';
 
 const ACTORS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'actors');
-const ACTORS = ['sdk-basic', 'sdk-graceful', 'sdk-metamorph', 'sdk-target', 'sdk-reboot', 'sdk-call', 'crawler'];
+const ACTORS = ['sdk-basic', 'sdk-graceful', 'sdk-metamorph', 'sdk-target', 'sdk-reboot', 'sdk-call', 'crawler', 'sdk-proxy'];
 
 // A test waits for the builds it needs first; the builds install npm
 // packages from the registry, so the limit is generous.
@@ -209,6 +209,20 @@ describe('unmodified Apify SDK and Crawlee actors on troupe', { concurrency: tru
         assert.deepEqual((await kvs.getRecord('OUTPUT')).value, { starts: 2 });
         const { items } = await client.dataset(run.defaultDatasetId).listItems();
         assert.deepEqual(items, [{ start: 1 }, { start: 2 }]);
+    });
+
+    it('sdk-proxy: proxyUrls are used as given; without them the error names --proxy-url', LIMIT, async () => {
+        await built('sdk-proxy');
+        const proxyUrls = ['http://127.0.0.1:3128', 'http://user:pw@127.0.0.1:3129'];
+        const run = await client.actor('local/sdk-proxy').call({ proxyUrls }, { log: null });
+        const text = await log(run.id);
+        assert.equal(run.status, 'SUCCEEDED', text);
+        const { value: output } = await client.keyValueStore(run.defaultKeyValueStoreId).getRecord('OUTPUT');
+        assert.deepEqual(output.own, proxyUrls);
+        // This server has no upstream proxy: the SDK's access check asked
+        // troupe (never the internet), and troupe's answer says what to set.
+        assert.equal(output.platform, undefined);
+        assert.match(output.platformError, /no upstream proxy configured: start `troupe serve` with --proxy-url/);
     });
 
     it('sdk-call: Actor.call() runs sdk-basic to the end and reads its results', LIMIT, async () => {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -58,7 +59,12 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// BaseEnv is added to every run's environment (e.g. PATH).
 	BaseEnv []string
-	Logger  *slog.Logger
+	// Proxy is the upstream HTTP proxy the operator hands runs through the
+	// APIFY_PROXY_* variables (its host, port and password), or nil for
+	// none. Either way APIFY_PROXY_STATUS_URL points at troupe's
+	// /v2/proxy-status, so that the SDK's access check stays inside troupe.
+	Proxy  *url.URL
+	Logger *slog.Logger
 	// Clock is the controller's only source of time: timestamps, the grace
 	// periods, timeouts, heartbeats and the lease (default: the real clock).
 	// Tests pass a clockwork.FakeClock and advance it.

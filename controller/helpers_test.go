@@ -87,12 +87,17 @@ func (b *bundle) controller(instance string) *controller.Controller {
 }
 
 func (b *bundle) newController(instance string, st troupe.Store, ex troupe.Executor) *controller.Controller {
-	return controller.New(controller.Config{
+	return controller.New(b.config(instance, st, ex))
+}
+
+// config is the configuration newController uses.
+func (b *bundle) config(instance string, st troupe.Store, ex troupe.Executor) controller.Config {
+	return controller.Config{
 		Store: st, Executor: ex, Events: b.events,
 		PublicURL: "http://127.0.0.1:8700", RunTokenSecret: []byte("secret"), UserID: "user1",
 		DataDir: b.t.TempDir(), Instance: instance, Clock: b.clock,
 		BaseEnv: []string{"PATH=/usr/bin:/bin"},
-	})
+	}
 }
 
 // createRun stores a READY run of the bundle's build made by troupe.NewRun,

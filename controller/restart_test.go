@@ -1,10 +1,12 @@
 package controller_test
 
 import (
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/controller"
 	"github.com/troupehq/troupe/controller/controllertest"
 )
 
@@ -100,4 +102,40 @@ func TestResurrect(t *testing.T) {
 	b.nextProcess()
 	b.clock.Advance(time.Minute)
 	b.waitStatus(r.ID, troupe.StatusTimingOut)
+}
+
+func TestProxyEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, proxy                    string
+		host, port, password, statusTo string
+	}{
+		// None configured: troupe itself, whose status endpoint says so.
+		{"none", "", "127.0.0.1", "8700", controller.NoProxyPassword, "http://127.0.0.1:8700/v2/proxy-status"},
+		{"upstream", "http://user:s3cret@proxy.internal:3128", "proxy.internal", "3128", "s3cret", "http://127.0.0.1:8700/v2/proxy-status"},
+		{"no password", "http://10.0.0.9:8080", "10.0.0.9", "8080", "none", "http://127.0.0.1:8700/v2/proxy-status"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			cfg := b.config("a", b.store, b.exec)
+			if tc.proxy != "" {
+				u, err := url.Parse(tc.proxy)
+				must(t, err)
+				cfg.Proxy = u
+			}
+			c := controller.New(cfg)
+			must(t, c.Start(t.Context()))
+			t.Cleanup(func() { c.Stop(true) })
+			_, p := b.startRun(c)
+			for name, want := range map[string]string{
+				"APIFY_PROXY_HOSTNAME": tc.host, "APIFY_PROXY_PORT": tc.port,
+				"APIFY_PROXY_PASSWORD": tc.password, "APIFY_PROXY_STATUS_URL": tc.statusTo,
+			} {
+				if got := p.Env(name); got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
 }

@@ -171,6 +171,7 @@ func (r *runner) env(run *troupe.Run, actor *troupe.Actor, build *troupe.Build, 
 		{"ACTOR_WEB_SERVER_PORT", strconv.Itoa(port)},
 		{"ACTOR_WEB_SERVER_URL", "http://127.0.0.1:" + strconv.Itoa(port)},
 	}
+	vars = append(vars, proxyEnv(cfg.Proxy, base)...)
 	if tags := buildTags(actor, build); tags != "" {
 		vars = append(vars, [2]string{"ACTOR_BUILD_TAGS", tags})
 	}
@@ -194,6 +195,41 @@ func (r *runner) env(run *troupe.Run, actor *troupe.Actor, build *troupe.Build, 
 		}
 	}
 	return env
+}
+
+// NoProxyPassword is the APIFY_PROXY_PASSWORD of runs when the operator
+// configured no upstream proxy: the SDK then finds troupe itself as its
+// proxy, and troupe's status endpoint tells it that no proxy is configured.
+const NoProxyPassword = "troupe-no-proxy-configured"
+
+// proxyEnv returns the APIFY_PROXY_* variables of a run. With an upstream
+// proxy they name it; without one they name troupe's own address (the
+// SDK's access check then reaches troupe's status endpoint, which answers
+// that no proxy is configured and names the setting).
+func proxyEnv(proxy *url.URL, base string) [][2]string {
+	host, port, password := "", "", NoProxyPassword
+	if proxy != nil {
+		host, port = proxy.Hostname(), proxy.Port()
+		if pw, ok := proxy.User.Password(); ok && pw != "" {
+			password = pw
+		} else {
+			password = "none" // the SDK needs one; a proxy without authentication ignores it
+		}
+	} else if u, err := url.Parse(base); err == nil {
+		host, port = u.Hostname(), u.Port()
+		if port == "" && u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	if port == "" {
+		port = "80"
+	}
+	return [][2]string{
+		{"APIFY_PROXY_HOSTNAME", host},
+		{"APIFY_PROXY_PORT", port},
+		{"APIFY_PROXY_PASSWORD", password},
+		{"APIFY_PROXY_STATUS_URL", base + "/v2/proxy-status"},
+	}
 }
 
 const isoMillis = "2006-01-02T15:04:05.000Z"

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,7 @@ type serveOptions struct {
 	buildTimeout time.Duration
 	buildConc    int
 	sandbox      string
+	proxyURL     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -78,6 +80,7 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.buildTimeout, "build-timeout", builder.DefaultTimeout, "how long a build may take when its request sets no timeout")
 	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
 	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run and build: bwrap (bubblewrap), or none to run actors and their install scripts as the server's own user with its view of the machine (unsafe)")
+	f.StringVar(&o.proxyURL, "proxy-url", os.Getenv("TROUPE_PROXY_URL"), "upstream HTTP proxy handed to runs as Apify Proxy (http://[user:]password@host:port; default $TROUPE_PROXY_URL, which keeps the password off the command line)")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -101,6 +104,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	execOpts, err := executorOptions(o, logger)
+	if err != nil {
+		return err
+	}
+	proxy, err := parseProxyURL(o.proxyURL)
 	if err != nil {
 		return err
 	}
@@ -160,6 +167,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		GracePeriod:    o.gracePeriod,
 		TimeoutGrace:   o.timeoutGrace,
 		BaseEnv:        baseEnv,
+		Proxy:          proxy,
 		Instance:       instance,
 		LeaseTTL:       o.leaseTTL,
 		// A heartbeat every fifth of the lease: a few may be late or lost.
@@ -181,6 +189,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Token: token, RunTokenSecret: secret,
 		UserID: userID, Username: username, Logger: logger,
 		Instrument: m.InstrumentAPI, FinishWoken: m.FinishWoken,
+		ProxyConfigured: proxy != nil,
 	})
 	if err := ctrl.Start(ctx); err != nil {
 		return fmt.Errorf("recover runs: %w", err)
@@ -214,6 +223,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	go func() { errc <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "troupe: listening on %s (data in %s)\n", publicURL, o.dataDir)
 	logger.Info("listening", "url", publicURL, "data", o.dataDir, "instance", instance)
+	if proxy != nil {
+		logger.Info("runs get an upstream proxy", "proxy", proxy.Redacted())
+	}
 
 	select {
 	case <-ctx.Done():
@@ -261,6 +273,23 @@ func executorOptions(o serveOptions, logger *slog.Logger) (process.Options, erro
 		return opts, fmt.Errorf("--sandbox: %q is not bwrap or none", o.sandbox)
 	}
 	return opts, nil
+}
+
+// parseProxyURL checks --proxy-url: empty (no proxy), or an http:// URL
+// with a host and port. Errors never repeat the URL, which may hold a
+// password.
+func parseProxyURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("--proxy-url: not a URL")
+	}
+	if u.Scheme != "http" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+		return nil, errors.New("--proxy-url: want http://[user:]password@host:port (the Apify SDK speaks plain HTTP to its proxy)")
+	}
+	return u, nil
 }
 
 // adminToken returns TROUPE_TOKEN, or the token kept in the data folder
