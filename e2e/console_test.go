@@ -94,12 +94,14 @@ func (u *ui) do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// wait waits until the JavaScript expression is true in the page; a poll
-// that a navigation interrupts starts again in the new page.
+// wait waits until the JavaScript expression is true in the page (an
+// expression that throws, on a page still loading, counts as false); a
+// poll that a navigation interrupts starts again in the new page.
 func (u *ui) wait(what, expr string) {
 	u.t.Helper()
+	safe := "(() => { try { return !!(" + expr + "); } catch (e) { return false; } })()"
 	for range 5 {
-		_, err := chromedp.Run(u.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(90*time.Second)))
+		_, err := chromedp.Run(u.ctx, chromedp.Poll[bool](safe, chromedp.WithPollingTimeout(90*time.Second)))
 		if err == nil {
 			return
 		}
