@@ -178,7 +178,7 @@ func TestRunToken(t *testing.T) {
 	if id, ok := troupe.RunTokenID(tok); !ok || id != "abc123" {
 		t.Errorf("RunTokenID(own token) = %q %v", id, ok)
 	}
-	if !troupe.ValidRunToken(secret, run, tok) {
+	if !troupe.ValidRunToken(secret, run, tok, t0) {
 		t.Error("own token of a running run refused")
 	}
 	other := *run
@@ -186,27 +186,42 @@ func TestRunToken(t *testing.T) {
 	for _, bad := range []string{tok + "x", "run_other_" + tok[len("run_abc123_"):], "abc", "",
 		troupe.RunToken([]byte("other"), run), troupe.RunToken(troupe.RunTokenSecret("another admin token"), run),
 		troupe.RunToken(secret, &other)} {
-		if troupe.ValidRunToken(secret, run, bad) {
+		if troupe.ValidRunToken(secret, run, bad, t0) {
 			t.Errorf("token %q accepted", bad)
 		}
 	}
-	if troupe.ValidRunToken(nil, run, troupe.RunToken(nil, run)) {
+	if troupe.ValidRunToken(nil, run, troupe.RunToken(nil, run), t0) {
 		t.Error("token accepted without a secret")
 	}
+	// A finished run's token is refused for requests that arrived after it
+	// finished, and accepted for those that arrived by then.
+	finished := t0.Add(time.Minute)
 	for _, st := range troupe.Statuses {
 		r := *run
 		r.Status = st
-		if got := troupe.ValidRunToken(secret, &r, tok); got == st.Terminal() {
-			t.Errorf("token of a %s run: valid = %v", st, got)
+		if st.Terminal() {
+			r.FinishedAt = &finished
 		}
+		later := finished.Add(time.Millisecond)
+		if got := troupe.ValidRunToken(secret, &r, tok, later); got == st.Terminal() {
+			t.Errorf("token of a %s run, request after the finish: valid = %v", st, got)
+		}
+		if !troupe.ValidRunToken(secret, &r, tok, finished.Add(900*time.Microsecond)) {
+			t.Errorf("token of a %s run, request that arrived by the finish: refused", st)
+		}
+	}
+	r := *run
+	r.Status = troupe.StatusSucceeded
+	if troupe.ValidRunToken(secret, &r, tok, t0) {
+		t.Error("token of a finished run without finishedAt accepted")
 	}
 	// A resurrected run gets a new token; the old one stays dead.
 	resurrected := *run
 	resurrected.Stats.ResurrectCount++
-	if troupe.ValidRunToken(secret, &resurrected, tok) {
+	if troupe.ValidRunToken(secret, &resurrected, tok, t0) {
 		t.Error("token from before a resurrection accepted")
 	}
-	if !troupe.ValidRunToken(secret, &resurrected, troupe.RunToken(secret, &resurrected)) {
+	if !troupe.ValidRunToken(secret, &resurrected, troupe.RunToken(secret, &resurrected), t0) {
 		t.Error("new token after a resurrection refused")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const runTokenPrefix = "run_"
@@ -43,11 +44,18 @@ func RunTokenID(token string) (runID string, ok bool) {
 }
 
 // ValidRunToken reports whether token is the current token of run under
-// secret and the run is still live: a token stops working when its run
-// finishes, when the run is resurrected (the new process gets a new token),
-// and when the secret changes. A deleted run has no token at all.
-func ValidRunToken(secret []byte, run *Run, token string) bool {
-	if len(secret) == 0 || run == nil || run.Status.Terminal() {
+// secret and the run was live when the request that carries the token
+// arrived (at): a token stops working when its run finishes, when the run
+// is resurrected (the new process gets a new token), and when the secret
+// changes. A deleted run has no token at all. A request that arrived by the
+// time the run finished still counts: a process's last request (the SDK
+// sends its final status message and exits without waiting for the answer)
+// may be handled after the run was marked finished.
+func ValidRunToken(secret []byte, run *Run, token string, at time.Time) bool {
+	if len(secret) == 0 || run == nil {
+		return false
+	}
+	if run.Status.Terminal() && (run.FinishedAt == nil || at.Truncate(time.Millisecond).After(*run.FinishedAt)) {
 		return false
 	}
 	return hmac.Equal([]byte(token), []byte(RunToken(secret, run)))

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -48,7 +49,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // limited run's request reaches h only when g lets it through.
 func (s *Server) handleGuarded(pattern string, g guard, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.authenticate(r)
+		c, err := s.authenticate(r, s.now())
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -77,10 +78,10 @@ func requestToken(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
-// authenticate checks the request's token: the admin token, or the current
-// token of a run that has not finished (troupe.ValidRunToken).
-// token-not-provided, invalid-token.
-func (s *Server) authenticate(r *http.Request) (caller, error) {
+// authenticate checks the token of a request that arrived at the given
+// time: the admin token, or the current token of a run that had not
+// finished then (troupe.ValidRunToken). token-not-provided, invalid-token.
+func (s *Server) authenticate(r *http.Request, arrived time.Time) (caller, error) {
 	tok := requestToken(r)
 	if tok == "" {
 		return caller{}, troupe.Errorf(troupe.ErrTokenNotProvided, "Authentication token was not provided.")
@@ -93,7 +94,7 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 		if err != nil && !troupe.IsNotFound(err) {
 			return caller{}, err
 		}
-		if err == nil && troupe.ValidRunToken(s.cfg.RunTokenSecret, run, tok) {
+		if err == nil && troupe.ValidRunToken(s.cfg.RunTokenSecret, run, tok, arrived) {
 			return caller{run: run}, nil
 		}
 	}

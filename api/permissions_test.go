@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -190,6 +191,7 @@ func TestLimitedRunReaches(t *testing.T) {
 			t.Errorf("own abort: %s", got.Status)
 		}
 		// Finished: the token is dead.
+		b.finishedAgo(run.ID, time.Second)
 		f.as("GET", rp, nil).fails(t, 401, troupe.ErrInvalidToken)
 	})
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/api"
@@ -16,6 +17,17 @@ func (b *bundle) asRun(tok, method, path string, body []byte, kv ...string) resp
 		h.Set(kv[i], kv[i+1])
 	}
 	return b.raw(method, path, body, h)
+}
+
+// finishedAgo moves a finished run's finishedAt back by d, so that the
+// next requests arrive d after the run finished.
+func (b *bundle) finishedAgo(id string, d time.Duration) {
+	b.t.Helper()
+	b.mutate(id, func(r *troupe.Run) error {
+		at := r.FinishedAt.Add(-d)
+		r.FinishedAt = &at
+		return nil
+	})
 }
 
 // TestRunTokenLifetime checks that a run's token works while the run is
@@ -43,6 +55,7 @@ func TestRunTokenLifetime(t *testing.T) {
 			tok := troupe.RunToken(runSecret, run)
 			b.asRun(tok, "GET", "/v2/actor-runs/"+run.ID, nil).ok(t, 200, nil)
 			end(run.ID)
+			b.finishedAgo(run.ID, time.Second)
 			var got troupe.Run
 			b.call("GET", "/v2/actor-runs/"+run.ID, nil).ok(t, 200, &got)
 			if !got.Status.Terminal() {
@@ -51,6 +64,26 @@ func TestRunTokenLifetime(t *testing.T) {
 			b.asRun(tok, "GET", "/v2/actor-runs/"+run.ID, nil).fails(t, 401, "invalid-token")
 			b.asRun(tok, "GET", "/v2/actor-runs/"+run.ID+"/key-value-store/records/INPUT", nil).fails(t, 401, "invalid-token")
 			b.raw("GET", "/v2/actor-runs/"+run.ID+"/events?token="+tok, nil, nil).fails(t, 401, "invalid-token")
+		}
+	})
+	t.Run("RequestBeforeFinish", func(t *testing.T) {
+		// A request that reached the server before the run finished still
+		// counts (the SDK sends its last status message and exits).
+		run := b.running(b.start(a.ID, "", nil, "").ID)
+		tok := troupe.RunToken(runSecret, run)
+		b.mutate(run.ID, func(r *troupe.Run) error {
+			if err := r.Finish(0, troupe.Now()); err != nil {
+				return err
+			}
+			later := troupe.Now().Add(time.Minute)
+			r.FinishedAt = &later
+			return nil
+		})
+		var got troupe.Run
+		b.asRun(tok, "PUT", "/v2/actor-runs/"+run.ID, []byte(`{"statusMessage":"last words","isStatusMessageTerminal":true}`),
+			"Content-Type", "application/json").ok(t, 200, &got)
+		if got.StatusMessage == nil || *got.StatusMessage != "last words" {
+			t.Errorf("status message = %v", got.StatusMessage)
 		}
 	})
 	t.Run("Resurrected", func(t *testing.T) {
