@@ -1,6 +1,7 @@
 package troupe
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 )
@@ -61,43 +62,43 @@ const (
 )
 
 // InputRefs returns the distinct strings of a JSON input that could name a
-// storage, in the order met, at most 64 of at most 100 characters each.
-// Anything else (not JSON, other strings) gives none.
+// storage, in the order met, at most 64 of at most 100 characters each
+// (object keys are not values and are skipped). Anything else (not JSON,
+// other strings) gives none. The input is read as a stream of tokens, so a
+// large input costs no more memory than its longest string.
 func InputRefs(rec *Record) []string {
 	if rec == nil || !IsJSONContentType(rec.ContentType) {
 		return nil
 	}
-	var v any
-	if err := json.Unmarshal(rec.Value, &v); err != nil {
-		return nil
-	}
+	type frame struct{ object, wantKey bool }
+	var stack []frame
 	var refs []string
-	var walk func(v any)
-	walk = func(v any) {
-		if len(refs) >= maxInputRefs {
-			return
+	dec := json.NewDecoder(bytes.NewReader(rec.Value))
+	for len(refs) < maxInputRefs {
+		tok, err := dec.Token()
+		if err != nil {
+			break
 		}
-		switch x := v.(type) {
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].object {
+			if stack[n-1].wantKey {
+				stack[n-1].wantKey = false
+				continue
+			}
+			stack[n-1].wantKey = true
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			stack = append(stack, frame{object: v == '{', wantKey: v == '{'})
 		case string:
-			if storageRefLike(x) && !slices.Contains(refs, x) {
-				refs = append(refs, x)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				walk(x[k])
+			if storageRefLike(v) && !slices.Contains(refs, v) {
+				refs = append(refs, v)
 			}
 		}
 	}
-	walk(v)
 	return refs
 }
 

@@ -57,6 +57,7 @@ func TestInputRefs(t *testing.T) {
 		{"None", nil, nil},
 		{"NotJSON", rec("text/plain", `"abc"`), nil},
 		{"Invalid", rec("application/json", `{"a":`), nil},
+		{"KeysAreNotRefs", rec("application/json", `{"ds9":1,"o":{"ds8":[]},"v":"kv7"}`), []string{"kv7"}},
 		{"Nested", rec("application/json; charset=utf-8",
 			`{"b":["ds1",{"q":"alice~queue"}],"a":"ds1","n":3,"s":"has space","u":"https://x.y/z"}`),
 			[]string{"ds1", "alice~queue"}},
