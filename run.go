@@ -53,6 +53,9 @@ type Run struct {
 	// Version is bumped by the store on every write (compare-and-set).
 	Version int64      `json:"-"`
 	Control RunControl `json:"-"`
+	// AdHocWebhooks are stored by CreateRun with the run (the webhooks run
+	// option); they are never kept on the run itself.
+	AdHocWebhooks []*Webhook `json:"-"`
 }
 
 // RunMeta says where a run came from.

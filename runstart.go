@@ -31,6 +31,9 @@ type StartOptions struct {
 	// ForcePermissionLevel is PermissionsLimited or PermissionsFull; empty
 	// keeps the actor's level.
 	ForcePermissionLevel string
+	// Webhooks is the webhooks option: Base64 of a JSON array of ad-hoc
+	// webhooks for the new run (see [ParseAdHocWebhooks]).
+	Webhooks string
 }
 
 // Resurrect returns the options o gives a resurrected run; b is the build
@@ -65,7 +68,8 @@ type NewRunParams struct {
 }
 
 // NewRun returns a new READY run of p.Actor's build p.Build and its INPUT
-// record (nil when the run has no input). Options come from p.Options, else
+// record (nil when the run has no input). Ad-hoc webhooks of o.Webhooks go
+// in run.AdHocWebhooks; invalid-parameter when they are not valid. Options come from p.Options, else
 // the actor's default run options, else p.Defaults; the disk is twice the
 // memory. The run gets fresh default storages, and its timeout counts from
 // p.Now. Its permission level is o.ForcePermissionLevel, else the actor's
@@ -143,6 +147,11 @@ func NewRun(p NewRunParams) (*Run, *Record, error) {
 	}
 	run.Control.InputRefs = InputRefs(input)
 	run.SetTimeout(p.Now)
+	if o.Webhooks != "" {
+		if run.AdHocWebhooks, err = ParseAdHocWebhooks(o.Webhooks, p.UserID, run.ID, p.Now); err != nil {
+			return nil, nil, err
+		}
+	}
 	return run, input, nil
 }
 

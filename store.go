@@ -156,6 +156,7 @@ type Store interface {
 	RecordStore
 	DatasetStore
 	QueueStore
+	WebhookStore
 	// Setting returns the value of a server-wide setting, storing def first
 	// when the setting has none (so every replica agrees on it).
 	Setting(ctx context.Context, key, def string) (string, error)

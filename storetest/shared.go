@@ -40,6 +40,7 @@ func RunShared(t *testing.T, f SharedFuncs) {
 		{"NamedStorage", testSharedNamedStorage},
 		{"ActorName", testSharedActorName},
 		{"DatasetPushes", testSharedDatasetPushes},
+		{"WebhookClaim", testSharedClaim},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,12 +78,18 @@ func Run(t *testing.T, open OpenFunc) {
 	}
 	tests = append(tests, queueTests...)
 	tests = append(tests, datasetTests...)
+	tests = append(tests, webhookTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t, nil))
 		})
 	}
+	t.Run("Webhook/Retry", func(t *testing.T) {
+		t.Parallel()
+		clock := &Clock{t: base}
+		testWebhookRetry(t, open(t, clock.Now), clock)
+	})
 	// A clock that stands still puts every run in the same millisecond.
 	t.Run("Run/SameMillisecond", func(t *testing.T) {
 		t.Parallel()

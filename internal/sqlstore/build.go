@@ -32,6 +32,7 @@ func (s *Store) CreateBuild(ctx context.Context, b *troupe.Build) error {
 	if b.StartedAt.IsZero() {
 		b.StartedAt = s.now()
 	}
+	enq := false
 	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
 		if err := s.d.Lock(ctx, tx, "build-number\x1f"+b.ActID+"\x1f"+b.ActorVersion); err != nil {
 			return fmt.Errorf("lock build numbers: %w", err)
@@ -57,9 +58,12 @@ func (s *Store) CreateBuild(ctx context.Context, b *troupe.Build) error {
 			}
 			return fmt.Errorf("insert build: %w", err)
 		}
+		if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewBuildEvent(troupe.EventBuildCreated, b, s.now())); err != nil {
+			return err
+		}
 		return s.d.Notify(ctx, tx, b.ID)
 	})
-	return s.commit(err, b.ID)
+	return s.commit(err, s.changed(enq, b.ID)...)
 }
 
 // GetBuild implements troupe.ActorStore.
@@ -114,6 +118,7 @@ func (s *Store) ListBuilds(ctx context.Context, actorID string, o troupe.ListOpt
 // the build are signalled after commit, in every process.
 func (s *Store) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Build) error) (*troupe.Build, error) {
 	var out *troupe.Build
+	enq := false
 	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
 		var actID, version, number string
 		var data, internal []byte
@@ -127,6 +132,7 @@ func (s *Store) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Bu
 		if err != nil {
 			return err
 		}
+		oldStatus := b.Status
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -140,10 +146,15 @@ func (s *Store) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Bu
 			string(b.Status), s.t(b.StartedAt), data, internal, id); err != nil {
 			return fmt.Errorf("update build: %w", err)
 		}
+		if ev := troupe.BuildEvent(oldStatus, b); ev != "" {
+			if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewBuildEvent(ev, b, s.now())); err != nil {
+				return err
+			}
+		}
 		out = b
 		return s.d.Notify(ctx, tx, id)
 	})
-	if err := s.commit(err, id); err != nil {
+	if err := s.commit(err, s.changed(enq, id)...); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -39,13 +39,16 @@ func scanRun(row scanner) (*troupe.Run, error) {
 // number of the sequence that orders runs started in the same millisecond.
 // A default storage whose id already exists is shared, not created again.
 // The INPUT record is stored under input.Key, or "INPUT" when that is
-// empty. conflict when a run with r.ID exists.
+// empty. The run's ad-hoc webhooks are stored and the dispatches of
+// ACTOR.RUN.CREATED enqueued in the same transaction. conflict when a run
+// with r.ID exists.
 func (s *Store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Record) error {
 	codec.FillNewRun(r, s.now())
 	data, control, err := codec.EncodeRun(r)
 	if err != nil {
 		return err
 	}
+	enq := false
 	err = s.write(ctx, func(c conn, tx *sql.Tx) error {
 		// Storages first, then the run: every transaction locks storages
 		// before run counters, so none waits for another in a circle.
@@ -76,6 +79,15 @@ func (s *Store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Reco
 		if affected(res) == 0 {
 			return troupe.Errorf(troupe.ErrConflict, "A run with id %s already exists.", r.ID)
 		}
+		for _, w := range r.AdHocWebhooks {
+			w.Condition = troupe.WebhookCondition{ActorRunID: &r.ID}
+			if _, _, err := s.insertWebhook(ctx, c, w); err != nil {
+				return err
+			}
+		}
+		if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewRunEvent(troupe.EventRunCreated, r, now)); err != nil {
+			return err
+		}
 		if input != nil {
 			rec := *input
 			if rec.Key == "" {
@@ -87,7 +99,16 @@ func (s *Store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Reco
 		}
 		return s.d.Notify(ctx, tx, r.ID)
 	})
-	return s.commit(err, r.ID)
+	return s.commit(err, s.changed(enq, r.ID)...)
+}
+
+// changed is the keys a transaction that changed id announces: id, and the
+// dispatch key when it enqueued webhook dispatches.
+func (s *Store) changed(enqueued bool, id string) []string {
+	if enqueued {
+		return []string{id, troupe.WebhookDispatchKey}
+	}
+	return []string{id}
 }
 
 // GetRun implements troupe.RunStore.
@@ -224,16 +245,19 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
 // write is a compare-and-set on the version read. The run's id and default
 // storages cannot change, and records fn writes through tx are committed
 // with the run or not at all. Watchers of the run are signalled after
-// commit, in every process.
+// commit, in every process. A status change that is a webhook event
+// (troupe.RunEvent) enqueues the dispatches of the webhooks it triggers in
+// the same transaction.
 func (s *Store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
 	var out *troupe.Run
+	enq := false
 	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
 		r, err := scanRun(c.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`+s.forUpdate(""), id))
 		if err != nil {
 			return s.notFound(err, "Run")
 		}
 		ds, kvs, rq := r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID
-		prev := r.Version
+		prev, oldStatus := r.Version, r.Status
 		if err := fn(r, &storageTx{s: s, c: c}); err != nil {
 			return err
 		}
@@ -252,10 +276,15 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation)
 		if affected(res) == 0 {
 			return troupe.Errorf(troupe.ErrConflict, "Run %s was changed at the same time; try again.", id)
 		}
+		if ev := troupe.RunEvent(oldStatus, r); ev != "" {
+			if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewRunEvent(ev, r, s.now())); err != nil {
+				return err
+			}
+		}
 		out = r
 		return s.d.Notify(ctx, tx, id)
 	})
-	if err := s.commit(err, id); err != nil {
+	if err := s.commit(err, s.changed(enq, id)...); err != nil {
 		return nil, err
 	}
 	return out, nil

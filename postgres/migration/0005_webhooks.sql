@@ -1,0 +1,35 @@
+-- Webhooks and their dispatches. A dispatch is an outbox row: run and build
+-- changes insert it in their own transaction; next_at is when it is due
+-- (NULL once it ended), claim numbers the claims of the dispatchers; seq orders
+-- dispatches made in the same millisecond.
+CREATE TABLE webhooks (
+	id              text COLLATE "C" PRIMARY KEY,
+	user_id         text COLLATE "C" NOT NULL,
+	act_id          text COLLATE "C",
+	task_id         text COLLATE "C",
+	run_id          text COLLATE "C",
+	idempotency_key text COLLATE "C",
+	created_at      timestamptz NOT NULL,
+	data            json NOT NULL
+);
+CREATE INDEX webhooks_created ON webhooks (created_at, id);
+CREATE INDEX webhooks_act ON webhooks (act_id);
+CREATE INDEX webhooks_task ON webhooks (task_id);
+CREATE INDEX webhooks_run ON webhooks (run_id);
+CREATE UNIQUE INDEX webhooks_idempotency ON webhooks (user_id, idempotency_key);
+
+CREATE TABLE webhook_dispatches (
+	seq         bigserial PRIMARY KEY,
+	id          text COLLATE "C" NOT NULL UNIQUE,
+	webhook_id  text COLLATE "C" NOT NULL,
+	created_at  timestamptz NOT NULL,
+	status      text COLLATE "C" NOT NULL,
+	next_at     timestamptz,
+	claim       bigint NOT NULL DEFAULT 0,
+	finished_at timestamptz,
+	data        json NOT NULL,
+	request     json NOT NULL
+);
+CREATE INDEX webhook_dispatches_created ON webhook_dispatches (created_at, seq);
+CREATE INDEX webhook_dispatches_webhook ON webhook_dispatches (webhook_id, created_at, seq);
+CREATE INDEX webhook_dispatches_due ON webhook_dispatches (next_at) WHERE next_at IS NOT NULL;
