@@ -68,10 +68,10 @@ type NewRunParams struct {
 }
 
 // NewRun returns a new READY run of p.Actor's build p.Build and its INPUT
-// record (nil when the run has no input). Ad-hoc webhooks of o.Webhooks go
-// in run.AdHocWebhooks; invalid-parameter when they are not valid. Options come from p.Options, else
-// the actor's default run options, else p.Defaults; the disk is twice the
-// memory. The run gets fresh default storages, and its timeout counts from
+// record (nil when the run has no input). Options come from p.Options,
+// else the actor's default run options, else p.Defaults; the disk is twice
+// the memory. Ad-hoc webhooks of o.Webhooks go in run.AdHocWebhooks
+// (invalid-parameter when they are not valid). The run gets fresh default storages, and its timeout counts from
 // p.Now. Its permission level is o.ForcePermissionLevel, else the actor's
 // default run options', else the actor's, and always LIMITED_PERMISSIONS
 // when p.StartedBy is limited; it keeps the strings of its input that may

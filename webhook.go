@@ -450,9 +450,10 @@ type WebhookRetry struct {
 	Attempts int
 }
 
-// DefaultWebhookRetry retries for about 12 hours: 12 calls, 1 min, 2, 4, …
-// up to 4 h apart (jittered), about 12.3 h from the first call to the last.
-var DefaultWebhookRetry = WebhookRetry{Base: time.Minute, Max: 4 * time.Hour, Attempts: 12}
+// DefaultWebhookRetry retries for about 12 hours: 13 calls, 1 min, 2, 4, …
+// up to 2 h apart (jittered), 727 min on average from the first call to the
+// last.
+var DefaultWebhookRetry = WebhookRetry{Base: time.Minute, Max: 2 * time.Hour, Attempts: 13}
 
 // Delay is how long to wait after the failed call number n.
 func (r WebhookRetry) Delay(n int) time.Duration {
@@ -508,10 +509,8 @@ func templateVars(ev WebhookEvent) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var resource any
-	if err := json.Unmarshal(res, &resource); err != nil {
-		return nil, err
-	}
+	// Kept as text, so {{resource}} keeps the object's field order.
+	resource := json.RawMessage(res)
 	data := map[string]any{}
 	for k, v := range ev.Data {
 		data[k] = v
@@ -531,6 +530,10 @@ func templateVars(ev WebhookEvent) (map[string]any, error) {
 func lookup(vars map[string]any, path string) (any, bool) {
 	var cur any = vars
 	for _, part := range strings.Split(path, ".") {
+		if raw, isRaw := cur.(json.RawMessage); isRaw {
+			cur = nil
+			_ = json.Unmarshal(raw, &cur)
+		}
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false

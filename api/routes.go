@@ -9,6 +9,7 @@ func (s *Server) routes() {
 	}
 	s.routeRuns()
 	s.routeBuilds()
+	s.routeWebhooks()
 	s.handleGuarded("GET /v2/logs/{jobId}", s.logGuard, s.getLog)
 	s.routeStorages(troupe.KindDataset, s.routeItems)
 	s.routeStorages(troupe.KindKeyValueStore, s.routeKeyValueStore)

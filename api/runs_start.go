@@ -11,7 +11,8 @@ import (
 const errRunFailed = "run-failed"
 
 // parseStartOptions reads build, timeout, memory, maxItems,
-// maxTotalChargeUsd, restartOnError and forcePermissionLevel.
+// maxTotalChargeUsd, restartOnError, forcePermissionLevel and webhooks
+// (checked when the run is made, troupe.NewRun).
 func parseStartOptions(q query) (troupe.StartOptions, error) {
 	var o troupe.StartOptions
 	var err error
@@ -43,6 +44,7 @@ func parseStartOptions(q query) (troupe.StartOptions, error) {
 	if o.ForcePermissionLevel = q.str("forcePermissionLevel"); o.ForcePermissionLevel != "" && !troupe.ValidPermissionLevel(o.ForcePermissionLevel) {
 		return o, invalidParam("forcePermissionLevel", "LIMITED_PERMISSIONS or FULL_PERMISSIONS")
 	}
+	o.Webhooks = q.str("webhooks")
 	return o, nil
 }
 

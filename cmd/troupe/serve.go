@@ -28,6 +28,7 @@ import (
 	"github.com/troupehq/troupe/health"
 	"github.com/troupehq/troupe/internal/bwrap"
 	"github.com/troupehq/troupe/metrics"
+	"github.com/troupehq/troupe/webhook"
 )
 
 type serveOptions struct {
@@ -48,6 +49,9 @@ type serveOptions struct {
 	buildConc    int
 	sandbox      string
 	proxyURL     string
+	hookRetry    time.Duration
+	hookAttempts int
+	hookTimeout  time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -81,6 +85,9 @@ once and kept in the data folder.`,
 	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
 	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run and build: bwrap (bubblewrap), or none to run actors and their install scripts as the server's own user with its view of the machine (unsafe)")
 	f.StringVar(&o.proxyURL, "proxy-url", os.Getenv("TROUPE_PROXY_URL"), "upstream HTTP proxy handed to runs as Apify Proxy (http://[user:]password@host:port; default $TROUPE_PROXY_URL, which keeps the password off the command line)")
+	f.DurationVar(&o.hookRetry, "webhook-retry", troupe.DefaultWebhookRetry.Base, "how long a webhook dispatch waits after its first failed call; each later wait doubles (up to 2 h), with jitter")
+	f.IntVar(&o.hookAttempts, "webhook-attempts", troupe.DefaultWebhookRetry.Attempts, "how many calls a webhook dispatch makes before it fails")
+	f.DurationVar(&o.hookTimeout, "webhook-timeout", 30*time.Second, "how long one webhook call may take")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -202,6 +209,13 @@ func runServe(ctx context.Context, o serveOptions) error {
 			logger.Error("install example actors", "err", err)
 		}
 	}
+
+	hooks := webhook.New(webhook.Config{Store: db, Owner: instance, Logger: logger, Timeout: o.hookTimeout,
+		Retry: troupe.WebhookRetry{Base: o.hookRetry, Max: troupe.DefaultWebhookRetry.Max, Attempts: o.hookAttempts}})
+	hookCtx, stopHooks := context.WithCancel(context.Background())
+	hooksDone := make(chan struct{})
+	go func() { defer close(hooksDone); hooks.Run(hookCtx) }()
+	defer func() { stopHooks(); <-hooksDone }()
 
 	// Requests that wait (waitForFinish, log streams) end when the server
 	// shuts down, so that shutdown does not wait for them.
