@@ -68,6 +68,7 @@ func TestQuickRun(t *testing.T) {
 		{"growth: start latency, 4k stored", true},
 		{"growth: list page of 1,000 runs, 1k stored", false},
 		{"growth: list page of 1,000 runs, 4k stored", true},
+		{"console: runs list first page, 4,000 stored", true},
 		{"storages", false},
 		{"sandbox: start latency", true},
 		{"sandbox: end-to-end", true},

@@ -22,6 +22,8 @@
 //  6. many live runs: server RSS and GET p99 with 1,000 sleeping runs;
 //  7. growth: start latency and a 1,000-run list page with 10,000 and with
 //     1,000,000 runs stored (seeded into SQLite while the server is down);
+//     then the web console's first runs page with those runs stored, against
+//     the API's list of the same runs (see console.go);
 //  8. storages: a hook for the storages issue (see storage.go);
 //  9. sandbox: start latency and end-to-end throughput of (sandboxed) runs
 //     against bwrap's own launch of the same program with the same flags
@@ -188,6 +190,7 @@ var scenarios = []scenario{
 	{"sandbox start latency", (*bench).sandboxStart},
 	{"sandbox throughput", (*bench).sandboxThroughput},
 	{"growth", (*bench).growth},
+	{"console", (*bench).console},
 	{"storages", (*bench).storages},
 }
 
