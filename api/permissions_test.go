@@ -64,6 +64,8 @@ func TestLimitedRunReaches(t *testing.T) {
 		if message := got.StatusMessage; message == nil || *message != "half way" {
 			t.Errorf("status message = %v", message)
 		}
+		f.as("GET", "/v2/acts/"+f.a.ID+"/runs/"+run.ID, nil).ok(t, 200, nil)
+		f.as("GET", "/v2/acts/"+f.a.ID+"/runs/"+run.ID+"/key-value-store/records/INPUT", nil).ok(t, 200, nil)
 		f.as("GET", rp+"/log", nil).ok(t, 200, nil)
 		f.as("GET", "/v2/logs/"+run.ID, nil).ok(t, 200, nil)
 		f.as("POST", rp+"/charge", []byte(`{"eventName":"x"}`)).fails(t, 400, troupe.ErrCannotCharge)
@@ -220,6 +222,8 @@ func TestLimitedRunRefused(t *testing.T) {
 		{"GET", "/v2/actor-builds/" + f.build.ID + "/log", ""},
 		{"GET", "/v2/actor-runs", ""},
 		{"GET", vp, ""},
+		{"GET", "/v2/acts/" + f.a.ID + "/runs/" + v.ID, ""},
+		{"GET", "/v2/actor-runs/no-such-run", ""},
 		{"GET", "/v2/acts/" + f.a.ID + "/runs/last", ""},
 		{"PUT", vp, `{"statusMessage":"hijacked"}`},
 		{"POST", vp + "/abort", ""},
