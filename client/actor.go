@@ -66,6 +66,8 @@ type StartOptions struct {
 	// WaitForFinish makes the server hold the answer until the run finishes
 	// or this many seconds (at most 60) pass.
 	WaitForFinish int
+	// Webhooks are ad-hoc webhooks of the run, encoded by [AdHocWebhooks].
+	Webhooks string
 }
 
 // Start starts a run of the actor (POST runs) with input (nil: no input) as
@@ -85,6 +87,9 @@ func (a *ActorClient) Start(ctx context.Context, input []byte, opts *StartOption
 	setBool(q, "restartOnError", opts.RestartOnError)
 	if opts.WaitForFinish > 0 {
 		q.Set("waitForFinish", strconv.Itoa(opts.WaitForFinish))
+	}
+	if opts.Webhooks != "" {
+		q.Set("webhooks", opts.Webhooks)
 	}
 	return sendInput[Run](ctx, a.r.sub("runs"), q, input, opts.ContentType)
 }

@@ -15,6 +15,7 @@ func addClientCommands(root *cobra.Command) {
 		newDatasetsCmd(sf),
 		newKVCmd(sf),
 		newActorsCmd(sf),
+		newWebhooksCmd(sf),
 	} {
 		sf.register(cmd)
 		explainErrors(cmd, sf)
