@@ -30,21 +30,23 @@ const LISTENING = /^troupe: listening on (http:\/\/127\.0\.0\.1:\d+) \(data in .
  * Starts `$TROUPE_BIN serve` and resolves once it prints its listening
  * line. The returned object has the server's base URL, the tail of its
  * stderr (for failure messages) and stop(), which sends SIGTERM, waits for
- * the process to exit and removes the data folder. With examples: false
- * the server installs no example actors.
+ * the process to exit and removes the data folder (unless keepData). With
+ * examples: false the server installs no example actors; dataDir reuses a
+ * data folder (to start a server again), args and env are added to the
+ * server's command line and environment.
  */
-export async function startTroupe({ examples = true } = {}) {
+export async function startTroupe({ examples = true, dataDir, args = [], env = {} } = {}) {
     const bin = process.env.TROUPE_BIN;
     if (!bin) throw new Error('TROUPE_BIN must name a built troupe binary');
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'troupe-compat-'));
+    dataDir ??= await mkdtemp(path.join(tmpdir(), 'troupe-compat-'));
     // The grace period only bounds a graceful abort whose actor does not
     // exit: the graceful example exits within a second, but a starved CPU
     // can slow Node's own exit by seconds, so keep a margin.
     const child = spawn(bin, [
         'serve', '--listen', '127.0.0.1:0', '--data', dataDir,
-        '--grace-period', '10s', '--timeout-grace', '1s', '--log-level', 'warn',
-        ...(examples ? [] : ['--examples=false']),
-    ], { env: { ...process.env, TROUPE_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] });
+        '--grace-period', '10s', '--timeout-grace', '1s', '--migration-grace', '2s', '--log-level', 'warn',
+        ...(examples ? [] : ['--examples=false']), ...args,
+    ], { env: { ...process.env, TROUPE_TOKEN: TOKEN, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
 
     const tail = [];
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -62,14 +64,14 @@ export async function startTroupe({ examples = true } = {}) {
         url,
         dataDir,
         stderr: () => tail.join('\n'),
-        async stop() {
+        async stop({ keepData = false } = {}) {
             if (child.exitCode === null && child.signalCode === null) {
                 child.kill('SIGTERM');
-                const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+                const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
                 await exited;
                 clearTimeout(killer);
             }
-            await rm(dataDir, { recursive: true, force: true });
+            if (!keepData) await rm(dataDir, { recursive: true, force: true });
         },
     };
 }

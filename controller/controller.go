@@ -80,6 +80,15 @@ type Controller struct {
 	runners map[string]*runner
 	started bool
 	closed  bool
+	// migrating is set by Migrate: no process starts any more, and every
+	// live one is told to migrate. stopping is set by Stop before it kills
+	// processes: their exits are not the runs' ends.
+	migrating    bool
+	migrationEnd time.Time
+	stopping     bool
+	// procGone is signalled whenever a runner's process is gone (Migrate
+	// waits on it).
+	procGone chan struct{}
 
 	// unowned holds the live runs without an owner seen by the last scan
 	// (only the maintain goroutine uses it).
@@ -118,7 +127,8 @@ func New(cfg Config) *Controller {
 		cfg.Instance = h + "-" + troupe.NewID()[:6]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Controller{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, ctx: ctx, cancel: cancel}
+	return &Controller{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, ctx: ctx, cancel: cancel,
+		procGone: make(chan struct{}, 1)}
 }
 
 // Start registers this instance, takes back the runs it owned before a
@@ -162,7 +172,77 @@ func (c *Controller) Start(ctx context.Context) error {
 func (c *Controller) Running() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.started && !c.closed
+	return c.started && !c.closed && !c.migrating
+}
+
+// Migrate prepares this controller's runs for the server's stop, the way
+// the Apify platform migrates a run to another machine: from now on no
+// process starts (READY runs wait for the next start or another replica,
+// and a run that asks for a restart, as the JS SDK does on migrating, gets
+// it there), and every live process is sent the events migrating
+// {"timeRemainingSecs"} and persistState {"isMigrating":true}. Migrate
+// returns once every process has exited or grace has passed, whichever
+// comes first; Stop(true) then kills the rest, and the next Start (or
+// another replica, after the lease) restarts their runs with the same id
+// and storages (stats.migrationCount).
+func (c *Controller) Migrate(grace time.Duration) {
+	c.mu.Lock()
+	if c.closed || c.migrating {
+		c.mu.Unlock()
+		return
+	}
+	c.migrating = true
+	c.migrationEnd = c.cfg.Clock.Now().Add(grace)
+	for _, r := range c.runners {
+		r.wake()
+	}
+	c.mu.Unlock()
+	c.log.Info("telling runs to migrate before the server stops", "grace", grace.String())
+	timer := c.cfg.Clock.NewTimer(grace)
+	defer timer.Stop()
+	for c.liveProcesses() > 0 {
+		select {
+		case <-timer.Chan():
+			c.log.Info("migration grace period over; stopping the remaining runs", "runs", c.liveProcesses())
+			return
+		case <-c.procGone:
+		}
+	}
+}
+
+// isMigrating reports whether Migrate was called, and when its grace ends.
+func (c *Controller) isMigrating() (bool, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.migrating, c.migrationEnd
+}
+
+// isStopping reports whether Stop is killing the processes.
+func (c *Controller) isStopping() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopping
+}
+
+// liveProcesses counts the runners that have a process.
+func (c *Controller) liveProcesses() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, r := range c.runners {
+		if p, _ := r.getShared(); p != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// signalProcGone wakes Migrate to count the live processes again.
+func (c *Controller) signalProcGone() {
+	select {
+	case c.procGone <- struct{}{}:
+	default:
+	}
 }
 
 // maintain sends heartbeats and takes over runs of dead instances until the
@@ -188,7 +268,9 @@ func (c *Controller) maintain() {
 			continue
 		}
 		lastBeat = now
-		c.scan(c.ctx, now)
+		if m, _ := c.isMigrating(); !m {
+			c.scan(c.ctx, now) // a migrating instance takes on no runs
+		}
 	}
 }
 
@@ -296,7 +378,7 @@ func (c *Controller) killAll() {
 // otherwise processes are left to die with the server.
 func (c *Controller) Stop(kill bool) {
 	c.mu.Lock()
-	c.closed = true
+	c.closed, c.stopping = true, kill
 	c.mu.Unlock()
 	if kill {
 		c.killAll()

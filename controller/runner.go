@@ -25,8 +25,9 @@ type runner struct {
 	memBytes int64
 
 	// signaled remembers for which status and generation the aborting
-	// events were already sent.
+	// events were already sent; migrated, that the migrating ones were.
 	signaled string
+	migrated bool
 	// latest is the run as this runner's own last update left it; the next
 	// pass of the loop uses it instead of reading the run again.
 	latest *troupe.Run
@@ -62,6 +63,9 @@ func (r *runner) setShared(p troupe.Process, mem int64) {
 	r.mu.Lock()
 	r.shared, r.sharedM = p, mem
 	r.mu.Unlock()
+	if p == nil {
+		r.c.signalProcGone()
+	}
 }
 
 func (r *runner) getShared() (troupe.Process, int64) {
@@ -171,11 +175,39 @@ func (r *runner) step(ctx context.Context, run *troupe.Run) (n next, deadline ti
 // generation (replacing that of an earlier one); once it has it, the loop
 // waits, until the run's timeout if it has one.
 func (r *runner) stepLive(ctx context.Context, run *troupe.Run) (next, time.Time) {
+	if m, _ := r.c.isMigrating(); m {
+		return r.stepMigrating(run)
+	}
 	if r.proc == nil || r.procGen != run.Control.Generation {
 		r.replaceProc(ctx, run)
 		return readAgain, time.Time{}
 	}
 	if run.Control.TimeoutAt != nil {
+		return waitForEvent, *run.Control.TimeoutAt
+	}
+	return waitForEvent, time.Time{}
+}
+
+// stepMigrating handles a READY or RUNNING run while the server migrates
+// its runs away (Controller.Migrate): no process starts; a process of an
+// earlier generation (its run asked for a restart) is stopped, and the
+// current one is told once to migrate. The run stays as it is in the
+// store, for the next start or another replica.
+func (r *runner) stepMigrating(run *troupe.Run) (next, time.Time) {
+	switch {
+	case r.proc != nil && r.procGen != run.Control.Generation:
+		r.sink.system("Stopping the run's process (restart); the run continues when troupe starts again.")
+		r.stopProc()
+	case r.proc != nil && !r.migrated:
+		r.migrated = true
+		_, end := r.c.isMigrating()
+		left := max(0, int(r.c.cfg.Clock.Until(end).Round(time.Second)/time.Second))
+		r.sink.system(fmt.Sprintf("troupe is stopping: the run was told to migrate; it will be stopped in %ds "+
+			"unless it exits, and continue with its storages when troupe starts again.", left))
+		r.c.cfg.Events.Send(r.id, "migrating", map[string]int{"timeRemainingSecs": left})
+		r.c.cfg.Events.Send(r.id, "persistState", map[string]bool{"isMigrating": true})
+	}
+	if r.proc != nil && run.Control.TimeoutAt != nil {
 		return waitForEvent, *run.Control.TimeoutAt
 	}
 	return waitForEvent, time.Time{}
@@ -352,8 +384,13 @@ func (r *runner) handleExit(ctx context.Context) {
 	p, gen := r.proc, r.procGen
 	exit, st := p.Exit(), p.Stats()
 	r.proc, r.killed = nil, false
-	r.setShared(nil, 0)
 	r.sink.flush()
+	// The process counts as live (Migrate waits for it) until its end is
+	// recorded.
+	defer r.setShared(nil, 0)
+	if r.c.isStopping() {
+		return // killed by Stop: the run goes on at the next start
+	}
 	r.finish(ctx, gen, func(run *troupe.Run, now time.Time) error {
 		mergeStats(&run.Stats, st)
 		switch {

@@ -88,7 +88,7 @@ func launch(dataDir string, args ...string) (*server, error) {
 func launchAs(token, dataDir string, args ...string) (*server, error) {
 	s := &server{DataDir: dataDir}
 	s.cmd = exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dataDir,
-		"--grace-period", "3s", "--timeout-grace", "1s", "--log-level", "warn"}, args...)...)
+		"--grace-period", "3s", "--timeout-grace", "1s", "--migration-grace", "1s", "--log-level", "warn"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "TROUPE_TOKEN="+token)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {

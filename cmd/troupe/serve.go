@@ -52,6 +52,7 @@ type serveOptions struct {
 	hookRetry    time.Duration
 	hookAttempts int
 	hookTimeout  time.Duration
+	migrateGrace time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -84,6 +85,7 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.buildTimeout, "build-timeout", builder.DefaultTimeout, "how long a build may take when its request sets no timeout")
 	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
 	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run and build: bwrap (bubblewrap), or none to run actors and their install scripts as the server's own user with its view of the machine (unsafe)")
+	f.DurationVar(&o.migrateGrace, "migration-grace", 10*time.Second, "on SIGTERM, how long runs get to save their state after the migrating event before they are stopped (they continue at the next start or on another replica)")
 	f.StringVar(&o.proxyURL, "proxy-url", os.Getenv("TROUPE_PROXY_URL"), "upstream HTTP proxy handed to runs as Apify Proxy (http://[user:]password@host:port; default $TROUPE_PROXY_URL, which keeps the password off the command line)")
 	f.DurationVar(&o.hookRetry, "webhook-retry", troupe.DefaultWebhookRetry.Base, "how long a webhook dispatch waits after its first failed call; each later wait doubles (up to 2 h), with jitter")
 	f.IntVar(&o.hookAttempts, "webhook-attempts", troupe.DefaultWebhookRetry.Attempts, "how many calls a webhook dispatch makes before it fails")
@@ -246,11 +248,15 @@ func runServe(ctx context.Context, o serveOptions) error {
 	case err := <-errc:
 		return err
 	}
+	// Runs are told to migrate and get the grace period to save their
+	// state through the API, which keeps serving meanwhile.
+	ctrl.Migrate(o.migrateGrace)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cancelRequests()
 	_ = httpSrv.Shutdown(shutdownCtx)
-	// Runs stay RUNNING in the store; the next start restarts them. Running
+	// Runs stay RUNNING in the store; the next start (or another replica,
+	// after the lease) restarts them (stats.migrationCount). Running
 	// builds end FAILED, their processes killed; queued ones stay READY.
 	ctrl.Stop(true)
 	bld.Stop()
