@@ -3,9 +3,10 @@
 // fed by wrappers around the parts cmd/troupe wires together. The store
 // wrapper times every store call and counts the status changes it writes
 // (every status change of a run or build is one compare-and-set through
-// the store, so they are all seen there); the executor wrapper counts live
-// run processes; InstrumentAPI times API requests by route pattern; runs
-// by status are read from the store's per-status counters when scraped.
+// the store, so they are all seen there) and the webhook calls it records;
+// the executor wrapper counts live run processes; InstrumentAPI times API
+// requests by route pattern; runs by status are read from the store's
+// per-status counters when scraped.
 package metrics
 
 import (
@@ -35,18 +36,20 @@ type Metrics struct {
 	log *slog.Logger
 	now func() time.Time
 
-	runsCreated    prometheus.Counter
-	runsStarted    prometheus.Counter
-	runsFinished   *prometheus.CounterVec
-	startLatency   prometheus.Histogram
-	finishToWake   prometheus.Histogram
-	takeovers      prometheus.Counter
-	buildsStarted  prometheus.Counter
-	buildsFinished *prometheus.CounterVec
-	processes      prometheus.Gauge
-	requests       *prometheus.HistogramVec
-	storeOps       *prometheus.HistogramVec
-	storeErrors    *prometheus.CounterVec
+	runsCreated         prometheus.Counter
+	runsStarted         prometheus.Counter
+	runsFinished        *prometheus.CounterVec
+	startLatency        prometheus.Histogram
+	finishToWake        prometheus.Histogram
+	takeovers           prometheus.Counter
+	buildsStarted       prometheus.Counter
+	buildsFinished      *prometheus.CounterVec
+	processes           prometheus.Gauge
+	webhookCalls        *prometheus.CounterVec
+	webhookCallDuration prometheus.Histogram
+	requests            *prometheus.HistogramVec
+	storeOps            *prometheus.HistogramVec
+	storeErrors         *prometheus.CounterVec
 }
 
 // Options configures New.
@@ -83,6 +86,8 @@ func New(o Options) *Metrics {
 	m.takeovers = f.counter("troupe_run_takeovers_total", "Runs this server took over from a replica whose lease had expired.")
 	m.buildsStarted = f.counter("troupe_builds_started_total", "Builds this server started (READY → RUNNING).")
 	m.buildsFinished = f.counterVec("troupe_builds_finished_total", "Builds this server gave a final status, by that status.", "outcome")
+	m.webhookCalls = f.counterVec("troupe_webhook_calls_total", "Webhook calls this server made, by the outcome of their dispatch: SUCCEEDED (delivered), RETRY (failed, called again later), FAILED (failed for good).", "outcome")
+	m.webhookCallDuration = f.histogram("troupe_webhook_call_duration_seconds", "Duration of webhook calls this server made.", latencyBuckets)
 	m.processes = f.gauge("troupe_run_processes", "Run processes this server runs now.")
 	m.requests = f.histogramVec("troupe_http_request_duration_seconds", "Duration of API requests, by route pattern (method and path pattern, e.g. \"GET /v2/actor-runs/{runId}\"; \"unmatched\" when no route matched) and status code.", latencyBuckets, "route", "code")
 	m.storeOps = f.histogramVec("troupe_store_operation_duration_seconds", "Duration of store calls (each one transaction), by store method. A dataset read leaves out the time spent writing the items to the client.", storeBuckets, "operation")
@@ -90,6 +95,9 @@ func New(o Options) *Metrics {
 	for _, s := range Outcomes {
 		m.runsFinished.WithLabelValues(string(s))
 		m.buildsFinished.WithLabelValues(string(s))
+	}
+	for _, s := range []string{troupe.DispatchSucceeded, troupe.DispatchActive, troupe.DispatchFailed} {
+		m.webhookCalls.WithLabelValues(webhookOutcome(s))
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -316,3 +316,45 @@ func BenchmarkInstrumentAPI(b *testing.B) {
 		}
 	})
 }
+
+// TestWebhookCalls: each recorded webhook call counts by the outcome of its
+// dispatch, with its duration.
+func TestWebhookCalls(t *testing.T) {
+	ctx := t.Context()
+	m := metrics.New(metrics.Options{})
+	s := m.Store(openStore(t))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	url := "http://127.0.0.1:9/hook"
+	hook, err := troupe.NewWebhook(&troupe.WebhookFields{EventTypes: []string{troupe.EventRunCreated},
+		Condition: &troupe.WebhookCondition{ActorID: &url}, RequestURL: &url}, "user1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateWebhook(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TestWebhook(ctx, hook.ID, map[string]string{"id": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	// The first call fails and is retried at once; the second succeeds.
+	for i, status := range []string{troupe.DispatchActive, troupe.DispatchSucceeded} {
+		claimed, err := s.ClaimDispatches(ctx, "a", time.Minute, 1)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim %d: %d dispatches, %v", i, len(claimed), err)
+		}
+		end := time.Now()
+		took := time.Duration(i+1) * 250 * time.Millisecond // 250 ms, then 500 ms
+		call := troupe.WebhookCall{StartedAt: end.Add(-took), FinishedAt: &end}
+		if err := s.FinishCall(ctx, claimed[0], call, status, time.Now().Add(-time.Second)); err != nil {
+			t.Fatalf("finish call %d: %v", i, err)
+		}
+	}
+	want(t, scrape(t, m.Handler("")), map[string]float64{
+		`troupe_webhook_calls_total{outcome="RETRY"}`:                           1,
+		`troupe_webhook_calls_total{outcome="SUCCEEDED"}`:                       1,
+		`troupe_webhook_calls_total{outcome="FAILED"}`:                          0,
+		"troupe_webhook_call_duration_seconds_count":                            2,
+		"troupe_webhook_call_duration_seconds_sum":                              0.75,
+		`troupe_store_operation_duration_seconds_count{operation="FinishCall"}`: 2,
+	})
+}

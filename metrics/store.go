@@ -38,6 +38,8 @@ var storeOps = []string{
 	"ProlongRequestLock", "PushItems", "PutRecord", "ReadItems", "ReadLog", "RunVersion",
 	"Setting", "UnlockRequests", "UpdateActor", "UpdateBuild", "UpdateRequest", "UpdateRun",
 	"UpdateStorage",
+	"ClaimDispatches", "CreateWebhook", "DeleteWebhook", "FinishCall", "GetDispatch", "GetWebhook",
+	"ListDispatches", "ListWebhooks", "NextDispatchAt", "TestWebhook", "UpdateWebhook",
 }
 
 type op struct {
