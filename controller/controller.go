@@ -168,7 +168,7 @@ func (c *Controller) Start(ctx context.Context) error {
 }
 
 // Running reports whether the controller controls runs: Start has
-// succeeded and Stop has not been called.
+// succeeded and neither Migrate nor Stop has been called.
 func (c *Controller) Running() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
