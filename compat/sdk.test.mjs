@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { assertRunShape, newClient, startTroupe, troupeCLI, waitForLog } from './harness.mjs';
 
 const ACTORS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'actors');
-const ACTORS = ['sdk-basic', 'sdk-graceful', 'sdk-metamorph', 'sdk-target', 'sdk-reboot', 'sdk-call', 'crawler', 'sdk-proxy'];
+const ACTORS = ['sdk-basic', 'sdk-graceful', 'sdk-metamorph', 'sdk-target', 'sdk-reboot', 'sdk-call', 'crawler', 'sdk-proxy',
+    'sdk-webhook'];
 
 // A test waits for the builds it needs first; the builds install npm
 // packages from the registry, so the limit is generous.
@@ -62,6 +63,48 @@ describe('unmodified Apify SDK and Crawlee actors on troupe', { concurrency: tru
     async function log(runId) {
         return client.run(runId).log().get();
     }
+
+    it('sdk-webhook: Actor.addWebhook once per idempotency key; the receiver gets the call when the run succeeds', LIMIT, async () => {
+        await built('sdk-webhook');
+        const calls = [];
+        let called;
+        const gotCall = new Promise((resolve) => { called = resolve; });
+        const receiver = http.createServer((req, res) => {
+            let body = '';
+            req.on('data', (chunk) => { body += chunk; });
+            req.on('end', () => {
+                calls.push({ headers: req.headers, body: JSON.parse(body) });
+                res.end('ok');
+                called();
+            });
+        });
+        await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+        try {
+            const url = `http://127.0.0.1:${receiver.address().port}/done`;
+            const run = await client.actor('local/sdk-webhook').call({ url, key: 'finished' }, { log: null });
+            assert.equal(run.status, 'SUCCEEDED', await log(run.id));
+            const { value: out } = await client.keyValueStore(run.defaultKeyValueStoreId).getRecord('OUTPUT');
+            assert.equal(out.first, out.second, 'the second addWebhook made another webhook');
+
+            let timer;
+            await Promise.race([gotCall, new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new Error('no webhook call within 30 s')), 30_000);
+            })]).finally(() => clearTimeout(timer));
+            assert.deepEqual(calls[0].body, { runId: run.id, status: 'SUCCEEDED', eventType: 'ACTOR.RUN.SUCCEEDED' });
+            assert.equal(calls[0].headers['x-apify-webhook'], out.first);
+
+            const hook = await client.webhook(out.first).get();
+            assert.equal(hook.isAdHoc, true);
+            assert.equal(hook.condition.actorRunId, run.id);
+            const { items } = await client.webhooks().list();
+            assert.equal(items.filter((h) => h.condition.actorRunId === run.id).length, 1);
+            const dispatches = await client.webhook(out.first).dispatches().list();
+            assert.equal(dispatches.items.length, 1);
+            assert.equal(dispatches.items[0].eventType, 'ACTOR.RUN.SUCCEEDED');
+        } finally {
+            receiver.close();
+        }
+    });
 
     it('sdk-basic: reads its input, pushes items, sets OUTPUT and status messages, exits with done!', LIMIT, async () => {
         const { 'sdk-basic': actor } = await built('sdk-basic');
