@@ -38,6 +38,9 @@ type Config struct {
 	DataDir string
 	// BaseEnv is the environment of install steps (e.g. PATH).
 	BaseEnv []string
+	// BuildEnv is added to the environment of install steps only (never of
+	// runs): e.g. PIP_INDEX_URL for a private package index.
+	BuildEnv []string
 	// Concurrency is how many builds run at once (default
 	// DefaultConcurrency).
 	Concurrency int
@@ -398,6 +401,13 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink
 	}
 	if len(res.Command) == 0 {
 		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The project has no start command: add CMD to its Dockerfile.")
+	}
+	if declared := pythonProject(dir); declared != "" {
+		env, err := b.installPython(ctx, dir, declared, sink, logf)
+		if err != nil {
+			return nil, err
+		}
+		res.Env = append(res.Env, env...)
 	}
 	// npm install runs when there are dependencies to install, or scripts
 	// of the project's own that an install runs (as a Dockerfile's

@@ -35,7 +35,7 @@ func (b *Builder) run(ctx context.Context, dir string, sink *logsink.Sink, argv 
 	var cmd *exec.Cmd
 	var sandboxed *bwrap.Cmd
 	if sb := b.cfg.Sandbox; sb != nil {
-		env := append(slices.Clone(b.cfg.BaseEnv), "HOME=/tmp")
+		env := append(slices.Concat(b.cfg.BaseEnv, b.cfg.BuildEnv), "HOME=/tmp")
 		s := &bwrap.Sandbox{Bwrap: sb.Bwrap, Hide: sb.Hide, Writable: []string{dir, b.cacheDir()},
 			Dir: dir, Env: env, TmpBytes: buildTmpBytes, UID: sb.UID, GID: sb.UID, MaxProcs: sb.MaxProcs}
 		c, err := s.Command(argv)
@@ -46,7 +46,7 @@ func (b *Builder) run(ctx context.Context, dir string, sink *logsink.Sink, argv 
 	} else {
 		cmd = exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
-		cmd.Env = append(slices.Clone(b.cfg.BaseEnv), "HOME="+filepath.Join(b.cfg.DataDir, "home"))
+		cmd.Env = append(slices.Concat(b.cfg.BaseEnv, b.cfg.BuildEnv), "HOME="+filepath.Join(b.cfg.DataDir, "home"))
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = drainWait

@@ -53,6 +53,7 @@ type serveOptions struct {
 	hookAttempts int
 	hookTimeout  time.Duration
 	migrateGrace time.Duration
+	buildEnv     []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -86,6 +87,7 @@ once and kept in the data folder.`,
 	f.IntVar(&o.buildConc, "build-concurrency", builder.DefaultConcurrency, "how many builds run at once; others wait, READY")
 	f.StringVar(&o.sandbox, "sandbox", "bwrap", "sandbox of every run and build: bwrap (bubblewrap), or none to run actors and their install scripts as the server's own user with its view of the machine (unsafe)")
 	f.DurationVar(&o.migrateGrace, "migration-grace", 10*time.Second, "on SIGTERM, how long runs get to save their state after the migrating event before they are stopped (they continue at the next start or on another replica)")
+	f.StringArrayVar(&o.buildEnv, "build-env", nil, "NAME=VALUE added to the environment of builds' install steps (not of runs), e.g. PIP_INDEX_URL=https://pypi.example/simple or npm_config_registry=…; repeat for more")
 	f.StringVar(&o.proxyURL, "proxy-url", os.Getenv("TROUPE_PROXY_URL"), "upstream HTTP proxy handed to runs as Apify Proxy (http://[user:]password@host:port; default $TROUPE_PROXY_URL, which keeps the password off the command line)")
 	f.DurationVar(&o.hookRetry, "webhook-retry", troupe.DefaultWebhookRetry.Base, "how long a webhook dispatch waits after its first failed call; each later wait doubles (up to 2 h), with jitter")
 	f.IntVar(&o.hookAttempts, "webhook-attempts", troupe.DefaultWebhookRetry.Attempts, "how many calls a webhook dispatch makes before it fails")
@@ -115,6 +117,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	execOpts, err := executorOptions(o, logger)
 	if err != nil {
 		return err
+	}
+	for _, kv := range o.buildEnv {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return fmt.Errorf("--build-env: %q is not NAME=VALUE", kv)
+		}
 	}
 	proxy, err := parseProxyURL(o.proxyURL)
 	if err != nil {
@@ -185,7 +192,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	})
 	// Builds run their install scripts in the same kind of sandbox as runs
 	// (--sandbox covers both).
-	bcfg := builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, Logger: logger,
+	bcfg := builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, BuildEnv: o.buildEnv, Logger: logger,
 		Timeout: o.buildTimeout, Concurrency: o.buildConc, Instance: instance}
 	if sb := execOpts.Sandbox; sb != nil {
 		bcfg.Sandbox = &builder.Sandbox{Bwrap: sb.Bwrap, Hide: sb.Hide}
