@@ -106,6 +106,9 @@ func (c *Console) proxy(w http.ResponseWriter, r *http.Request) {
 	r2.Header.Del("X-CSRF-Token")
 	r2.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'")
+	if !reads && (strings.HasPrefix(r2.URL.Path, "/v2/actors") || strings.HasPrefix(r2.URL.Path, "/v2/acts")) {
+		defer c.forgetActorNames()
+	}
 	c.cfg.API.ServeHTTP(w, r2)
 }
 

@@ -63,6 +63,7 @@ type Console struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	names nameCache
 }
 
 var _ http.Handler = (*Console)(nil)

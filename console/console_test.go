@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +262,50 @@ func TestRunsPaging(t *testing.T) {
 	}
 	if a := e.do("GET", "/runs?status=NOPE", nil, nil); a.status != http.StatusBadRequest || !strings.Contains(a.body, "There is no run status") {
 		t.Fatalf("bad status: %d", a.status)
+	}
+}
+
+// BenchmarkRunsPage renders the first runs page of 2,000 stored runs of
+// five actors, signed in.
+func BenchmarkRunsPage(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "troupe.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	now := time.Now()
+	var actors []string
+	for i := range 5 {
+		id := troupe.NewID()
+		files := []troupe.SourceFile{{Name: "main.js", Format: "TEXT", Content: strings.Repeat("console.log(1);\n", 2000)}}
+		if err := db.CreateActor(ctx, &troupe.Actor{ID: id, UserID: "u1", Username: "local", Name: "actor-" + strconv.Itoa(i),
+			CreatedAt: now, ModifiedAt: now, Versions: []troupe.Version{{VersionNumber: "0.1", SourceType: troupe.SourceFiles, SourceFiles: files}},
+			TaggedBuilds: map[string]*troupe.TaggedBuild{}}); err != nil {
+			b.Fatal(err)
+		}
+		actors = append(actors, id)
+	}
+	for i := range 2000 {
+		if err := db.CreateRun(ctx, newRun(actors[i%5], now.Add(time.Duration(i)*time.Millisecond)), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	a := api.New(api.Config{Store: db, Controller: nopController{}, Builder: nopBuilder{}, Token: adminToken, UserID: "u1", Username: "local"})
+	h := console.New(console.Config{Store: db, API: a, Token: adminToken, Username: "local"})
+	rec := httptest.NewRecorder()
+	signIn := httptest.NewRequest("POST", "/sign-in", strings.NewReader("token="+adminToken))
+	signIn.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.ServeHTTP(rec, signIn)
+	cookie := rec.Result().Cookies()[0]
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest("GET", "/runs", nil)
+		req.AddCookie(cookie)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
 	}
 }

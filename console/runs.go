@@ -27,7 +27,7 @@ type runsData struct {
 	Total    int
 	Status   string
 	Actor    string
-	Actors   []*troupe.Actor
+	Actors   []actorRef
 	Statuses []troupe.Status
 	// Next is the URL of the next (older) page, First that of the first.
 	Next, First string
@@ -50,14 +50,28 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Statuses = []troupe.Status{st}
 	}
+	actors, known, err := c.actorNames(ctx)
+	if err != nil {
+		return err
+	}
+	d.Actors = actors
 	names := map[string]string{}
 	if d.Actor != "" {
-		a, err := c.actor(ctx, d.Actor)
-		if err != nil {
-			return err
+		id, ok := "", false
+		for _, a := range actors {
+			if a.ID == d.Actor || a.Name == d.Actor {
+				id, ok = a.ID, true
+			}
 		}
-		f.ActorID = a.ID
-		names[a.ID] = a.Name
+		if !ok {
+			a, err := c.actor(ctx, d.Actor)
+			if err != nil {
+				return err
+			}
+			id = a.ID
+			names[a.ID] = a.Name
+		}
+		f.ActorID = id
 	}
 	var cursorMS int64
 	var cursorSkip int
@@ -78,13 +92,8 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.Total = total
-	actors, _, err := c.store.ListActors(ctx, troupe.ListOptions{Limit: 1000})
-	if err != nil {
-		return err
-	}
-	d.Actors = actors
-	for _, a := range actors {
-		names[a.ID] = a.Name
+	for id, name := range known {
+		names[id] = name
 	}
 	now := c.now()
 	ids := make([]string, 0, len(runs))
@@ -154,11 +163,11 @@ func (c *Console) actor(ctx context.Context, ref string) (*troupe.Actor, error) 
 
 type runData struct {
 	Run       *troupe.Run
-	Actor     *troupe.Actor
+	Actor     *actorRef
 	Input     string
 	InputType string
 	RunJSON   string
-	Actors    []*troupe.Actor
+	Actors    []actorRef
 }
 
 // runPage shows one run, its live status and log, and its operations.
@@ -175,9 +184,14 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) error {
 		run.UpdateDuration(c.now())
 	}
 	d := runData{Run: run}
-	if a, err := c.store.GetActor(ctx, run.ActID); err == nil {
-		d.Actor = a
+	actors, names, err := c.actorNames(ctx)
+	if err != nil {
+		return err
 	}
+	if name, ok := names[run.ActID]; ok {
+		d.Actor = &actorRef{ID: run.ActID, Name: name}
+	}
+	d.Actors = actors
 	if rec, err := c.store.GetRecord(ctx, run.DefaultKeyValueStoreID, "INPUT"); err == nil {
 		d.Input, d.InputType = previewText(rec)
 	}
@@ -186,10 +200,6 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.RunJSON = string(js)
-	d.Actors, _, err = c.store.ListActors(ctx, troupe.ListOptions{Limit: 1000})
-	if err != nil {
-		return err
-	}
 	return c.render(w, r, http.StatusOK, "run", "Run "+run.ID, "runs", d)
 }
 

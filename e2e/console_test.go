@@ -245,6 +245,10 @@ func TestConsole(t *testing.T) {
 	if run, err := s.c.Run(runID).Get(ctx); err != nil || run.Stats.ResurrectCount != 1 || run.Options.MemoryMbytes != 512 {
 		t.Fatalf("after resurrect (memory 512): %+v, %v", run, err)
 	}
+	u.do(chromedp.Click(chromedp.CSS("#status-message-op summary")),
+		chromedp.SetValue(chromedp.CSS(`#status-form [name=message]`), "set in the console"),
+		chromedp.Click(chromedp.CSS("#op-status")))
+	u.wait("the new status message", `document.querySelector('#status-message').textContent === 'set in the console'`)
 	u.eval(`document.querySelector('#log-search').value = 'greeting: from'; document.querySelector('#log-search').dispatchEvent(new Event('input')); 'ok'`)
 	if lines := strings.Split(strings.TrimSpace(u.text("#log")), "\n"); len(lines) != 2 {
 		t.Fatalf("log search for 'greeting: from' shows %q, want the line of each process", lines)
