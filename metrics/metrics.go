@@ -103,10 +103,6 @@ func New(o Options) *Metrics {
 	return m
 }
 
-// Registry returns the registry the metrics are registered on, for more
-// collectors (RunsByStatus) and for tests.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the metrics in the Prometheus text format. When token is
 // not empty, a request must carry it as "Authorization: Bearer TOKEN";
 // otherwise it is answered 401 with a JSON error of type
