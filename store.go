@@ -2,6 +2,7 @@ package troupe
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -147,6 +148,26 @@ type InstanceStore interface {
 	Instances(ctx context.Context) (map[string]time.Time, error)
 }
 
+// ArtifactStore keeps build archives, each once, under the sha256 digest of
+// its content, so that any replica that shares the store can fetch a build
+// another one made.
+type ArtifactStore interface {
+	// PutArtifact reads r to its end and keeps what it read in chunks of
+	// ArtifactChunkBytes, never holding more than one chunk in memory. It
+	// returns the content's digest (64 lowercase hex digits of its sha256)
+	// and its size. Content already kept is kept once. Nothing is kept
+	// when r or ctx fails.
+	PutArtifact(ctx context.Context, r io.Reader) (digest string, size int64, err error)
+	// OpenArtifact returns a reader of the artifact with that digest, which
+	// reads it one chunk at a time, and its size. The caller closes it.
+	// record-not-found.
+	OpenArtifact(ctx context.Context, digest string) (io.ReadCloser, int64, error)
+}
+
+// ArtifactChunkBytes is the size of the chunks an artifact is kept in (the
+// last one may be shorter).
+const ArtifactChunkBytes = 1 << 20
+
 // Store is everything troupe keeps. Implementations: sqlite, postgres.
 type Store interface {
 	InstanceStore
@@ -157,6 +178,7 @@ type Store interface {
 	DatasetStore
 	QueueStore
 	WebhookStore
+	ArtifactStore
 	// Setting returns the value of a server-wide setting, storing def first
 	// when the setting has none (so every replica agrees on it).
 	Setting(ctx context.Context, key, def string) (string, error)

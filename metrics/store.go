@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +30,7 @@ func (m *Metrics) Store(st troupe.Store) troupe.Store {
 
 // storeOps are the store methods the wrapper times.
 var storeOps = []string{
-	"ActiveRuns", "AddRequest", "AppendLog", "BatchAddRequests", "BatchDeleteRequests",
+	"ActiveRuns", "AddRequest", "OpenArtifact", "PutArtifact", "AppendLog", "BatchAddRequests", "BatchDeleteRequests",
 	"CreateActor", "CreateBuild", "CreateRun", "CreateStorage", "DeleteActor", "DeleteRecord",
 	"DeleteRequest", "DeleteRequestLock", "DeleteRun", "DeleteStorage", "GetActor",
 	"GetActorByName", "GetBuild", "GetBuildByNumber", "GetRecord", "GetRequest", "GetRun",
@@ -473,4 +474,18 @@ func (s *store) UpdateRequest(ctx context.Context, queueID string, r *troupe.Req
 	v0, err := s.Store.UpdateRequest(ctx, queueID, r, forefront, c)
 	s.done("UpdateRequest", t, err)
 	return v0, err
+}
+
+func (s *store) PutArtifact(ctx context.Context, r io.Reader) (string, int64, error) {
+	t := time.Now()
+	v0, v1, err := s.Store.PutArtifact(ctx, r)
+	s.done("PutArtifact", t, err)
+	return v0, v1, err
+}
+
+func (s *store) OpenArtifact(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
+	t := time.Now()
+	v0, v1, err := s.Store.OpenArtifact(ctx, digest)
+	s.done("OpenArtifact", t, err)
+	return v0, v1, err
 }

@@ -78,6 +78,7 @@ func Run(t *testing.T, open OpenFunc) {
 	}
 	tests = append(tests, queueTests...)
 	tests = append(tests, datasetTests...)
+	tests = append(tests, artifactTests...)
 	tests = append(tests, webhookTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,134 @@
+package storetest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/troupehq/troupe"
+)
+
+// artifactTests are the build archive tests; Run runs them with the others.
+var artifactTests = []struct {
+	name string
+	fn   func(t *testing.T, s troupe.Store)
+}{
+	{"Artifact/RoundTrip", testArtifactRoundTrip},
+	{"Artifact/Dedup", testArtifactDedup},
+	{"Artifact/NotFound", testArtifactNotFound},
+	{"Artifact/FailedReadKeepsNothing", testArtifactFailedRead},
+}
+
+// artifactContent is n pseudo-random bytes from seed.
+func artifactContent(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func sha(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// readArtifact reads the whole artifact with digest d in small reads.
+func readArtifact(t *testing.T, s troupe.Store, d string) ([]byte, int64) {
+	t.Helper()
+	rc, size, err := s.OpenArtifact(t.Context(), d)
+	must(t, err)
+	defer rc.Close()
+	var out bytes.Buffer
+	_, err = io.CopyBuffer(&out, struct{ io.Reader }{rc}, make([]byte, 7919))
+	must(t, err)
+	return out.Bytes(), size
+}
+
+// testArtifactRoundTrip: an artifact of several chunks, the last one
+// partial, and an empty one read back as written, under their sha256.
+func testArtifactRoundTrip(t *testing.T, s troupe.Store) {
+	for _, n := range []int{0, 1, troupe.ArtifactChunkBytes, 2*troupe.ArtifactChunkBytes + 12345} {
+		want := artifactContent(uint64(n)+1, n)
+		d, size, err := s.PutArtifact(t.Context(), bytes.NewReader(want))
+		must(t, err)
+		if d != sha(want) || size != int64(n) {
+			t.Fatalf("%d bytes: PutArtifact = %s, %d; want %s, %d", n, d, size, sha(want), n)
+		}
+		got, gotSize := readArtifact(t, s, d)
+		if gotSize != int64(n) || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: read back %d bytes (size %d), equal=%v", n, len(got), gotSize, bytes.Equal(got, want))
+		}
+	}
+}
+
+// testArtifactDedup: the same content put twice, also at once, is one
+// artifact that still reads whole; other content is another.
+func testArtifactDedup(t *testing.T, s troupe.Store) {
+	want := artifactContent(7, troupe.ArtifactChunkBytes+100)
+	var wg sync.WaitGroup
+	digests := make([]string, 3)
+	errs := make([]error, 3)
+	for i := range digests {
+		wg.Go(func() { digests[i], _, errs[i] = s.PutArtifact(t.Context(), bytes.NewReader(want)) })
+	}
+	wg.Wait()
+	for i := range digests {
+		must(t, errs[i])
+		if digests[i] != sha(want) {
+			t.Fatalf("put %d: digest %s, want %s", i, digests[i], sha(want))
+		}
+	}
+	if got, _ := readArtifact(t, s, sha(want)); !bytes.Equal(got, want) {
+		t.Fatalf("deduplicated artifact reads %d bytes, not the %d put", len(got), len(want))
+	}
+	other := append(bytes.Clone(want), 1)
+	d, _, err := s.PutArtifact(t.Context(), bytes.NewReader(other))
+	must(t, err)
+	if got, _ := readArtifact(t, s, d); d == sha(want) || !bytes.Equal(got, other) {
+		t.Fatalf("other content: digest %s, %d bytes", d, len(got))
+	}
+	if got, _ := readArtifact(t, s, sha(want)); !bytes.Equal(got, want) {
+		t.Fatal("the first artifact changed after another was put")
+	}
+}
+
+func testArtifactNotFound(t *testing.T, s troupe.Store) {
+	for _, d := range []string{sha([]byte("never put")), "", "upload:x", "not a digest \x00"} {
+		_, _, err := s.OpenArtifact(t.Context(), d)
+		wantType(t, err, troupe.ErrRecordNotFound)
+	}
+}
+
+// failingReader returns n bytes of zeros, then fails.
+type failingReader struct{ n int }
+
+var errBroken = errors.New("broken source")
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errBroken
+	}
+	k := min(len(p), f.n)
+	clear(p[:k])
+	f.n -= k
+	return k, nil
+}
+
+// testArtifactFailedRead: a source that fails after a chunk keeps nothing
+// under the digest of what it gave.
+func testArtifactFailedRead(t *testing.T, s troupe.Store) {
+	n := troupe.ArtifactChunkBytes + 10
+	_, _, err := s.PutArtifact(t.Context(), &failingReader{n: n})
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("PutArtifact of a failing source: %v, want the source's error", err)
+	}
+	_, _, err = s.OpenArtifact(t.Context(), sha(make([]byte, n)))
+	wantType(t, err, troupe.ErrRecordNotFound)
+}
