@@ -31,6 +31,9 @@ const (
 	DispatchSucceeded     = "SUCCEEDED"
 	DispatchFailed        = "FAILED"
 	MaxWebhooksPerRequest = 100 // ad-hoc webhooks one run start may add
+	// MaxWebhooksPerRun is how many ad-hoc webhooks a run may add with its
+	// own token (Actor.addWebhook).
+	MaxWebhooksPerRun = 100
 	// MaxWebhookTemplateBytes bounds a payload or headers template.
 	MaxWebhookTemplateBytes = 64 << 10
 )
@@ -187,6 +190,8 @@ func CheckWebhook(w *Webhook) error {
 			return Errorf(ErrInvalidInput, "Unknown webhook event type %q.", e)
 		}
 	}
+	slices.Sort(w.EventTypes)
+	w.EventTypes = slices.Compact(w.EventTypes)
 	c := w.Condition
 	n := 0
 	for _, p := range []*string{c.ActorID, c.ActorTaskID, c.ActorRunID} {
@@ -362,6 +367,7 @@ type WebhookFilter struct {
 	ListOptions
 	ActorID     string
 	ActorTaskID string
+	ActorRunID  string
 }
 
 // WebhookStore keeps webhooks and their dispatches (the outbox). Run and

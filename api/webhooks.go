@@ -57,24 +57,35 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &f); err != nil {
 		return err
 	}
-	c := callerFrom(r.Context())
+	ctx := r.Context()
+	c := callerFrom(ctx)
 	if c.limited() {
 		own := f.Condition != nil && f.Condition.ActorRunID != nil && *f.Condition.ActorRunID == c.run.ID &&
 			f.Condition.ActorID == nil && f.Condition.ActorTaskID == nil
 		if !own {
-			return troupe.Errorf(troupe.ErrInsufficientPermissions,
-				"Run %s has limited permissions (LIMITED_PERMISSIONS): it may only add webhooks of its own run.", c.run.ID)
+			return errNotOwnWebhook(c)
 		}
 		t := true
 		f.IsAdHoc = &t
+		_, n, err := s.store.ListWebhooks(ctx, troupe.WebhookFilter{ActorRunID: c.run.ID, ListOptions: troupe.ListOptions{Limit: 1}})
+		if err != nil {
+			return err
+		}
+		if n >= troupe.MaxWebhooksPerRun {
+			return troupe.Errorf(troupe.ErrInvalidInput, "Run %s already has %d webhooks, the most a run may add.", c.run.ID, n)
+		}
 	}
 	hook, err := troupe.NewWebhook(&f, s.cfg.UserID, s.now())
 	if err != nil {
 		return err
 	}
-	got, _, err := s.store.CreateWebhook(r.Context(), hook)
+	got, _, err := s.store.CreateWebhook(ctx, hook)
 	if err != nil {
 		return err
+	}
+	// An idempotency key another run used gives a limited run nothing.
+	if c.limited() && (got.Condition.ActorRunID == nil || *got.Condition.ActorRunID != c.run.ID) {
+		return errNotOwnWebhook(c)
 	}
 	w.Header().Set("Location", absURL(r, "/v2/webhooks/"+got.ID))
 	writeData(w, http.StatusCreated, got)
@@ -165,4 +176,9 @@ func (s *Server) getDispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeData(w, http.StatusOK, d)
 	return nil
+}
+
+func errNotOwnWebhook(c caller) error {
+	return troupe.Errorf(troupe.ErrInsufficientPermissions,
+		"Run %s has limited permissions (LIMITED_PERMISSIONS): it may only add webhooks of its own run.", c.run.ID)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/troupehq/troupe"
@@ -116,4 +118,15 @@ func TestWebhookFromRun(t *testing.T) {
 			fails(t, 403, troupe.ErrInsufficientPermissions)
 	}
 	b.asRun(tok, "GET", "/v2/webhooks", nil).fails(t, 403, troupe.ErrInsufficientPermissions)
+	// Another run with the same idempotency key does not get the webhook.
+	otherTok := troupe.RunToken(runSecret, b.running(other.ID))
+	b.asRun(otherTok, "POST", "/v2/webhooks", []byte(strings.ReplaceAll(body, run.ID, other.ID)),
+		"Content-Type", "application/json").fails(t, 403, troupe.ErrInsufficientPermissions)
+	// A run adds at most MaxWebhooksPerRun webhooks.
+	for i := 1; i < troupe.MaxWebhooksPerRun; i++ {
+		b.asRun(tok, "POST", "/v2/webhooks", []byte(strings.ReplaceAll(body, `"once"`, `"k`+strconv.Itoa(i)+`"`)),
+			"Content-Type", "application/json").ok(t, 201, nil)
+	}
+	b.asRun(tok, "POST", "/v2/webhooks", []byte(strings.ReplaceAll(body, `"once"`, `"one-too-many"`)),
+		"Content-Type", "application/json").fails(t, 400, troupe.ErrInvalidInput)
 }

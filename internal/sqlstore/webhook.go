@@ -134,6 +134,8 @@ func (s *Store) ListWebhooks(ctx context.Context, f troupe.WebhookFilter) ([]*tr
 		cond, args = ` WHERE act_id = ?`, append(args, f.ActorID)
 	case f.ActorTaskID != "":
 		cond, args = ` WHERE task_id = ?`, append(args, f.ActorTaskID)
+	case f.ActorRunID != "":
+		cond, args = ` WHERE run_id = ?`, append(args, f.ActorRunID)
 	}
 	list := []*troupe.Webhook{}
 	var total int
