@@ -64,7 +64,9 @@ func eventTypes(list []*troupe.WebhookDispatch) []string {
 func testWebhookCRUD(t *testing.T, s troupe.Store) {
 	ctx := t.Context()
 	w := createWebhook(t, s, newWebhook(t, "actA", troupe.EventRunSucceeded))
-	createWebhook(t, s, newWebhook(t, "actB", troupe.EventRunFailed))
+	later := newWebhook(t, "actB", troupe.EventRunFailed)
+	later.CreatedAt = at(1) // lists order by createdAt
+	createWebhook(t, s, later)
 	got, err := s.GetWebhook(ctx, w.ID)
 	must(t, err)
 	sameJSON(t, "GetWebhook", got, w)
