@@ -19,6 +19,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/npmstart"
 )
 
 // Events is the per-run events websocket hub.
@@ -63,8 +64,13 @@ type Config struct {
 	// APIFY_PROXY_* variables (its host, port and password), or nil for
 	// none. Either way APIFY_PROXY_STATUS_URL points at troupe's
 	// /v2/proxy-status, so that the SDK's access check stays inside troupe.
-	Proxy  *url.URL
-	Logger *slog.Logger
+	Proxy *url.URL
+	// NPMScripts, when set, starts a build whose command is `npm start
+	// --silent` (or `npm run --silent NAME`) by running the package.json
+	// script directly, as npm would, where that is exactly equivalent (see
+	// package npmstart); nil keeps every command as it is.
+	NPMScripts *npmstart.Rewriter
+	Logger     *slog.Logger
 	// Clock is the controller's only source of time: timestamps, the grace
 	// periods, timeouts, heartbeats and the lease (default: the real clock).
 	// Tests pass a clockwork.FakeClock and advance it.

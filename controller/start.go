@@ -37,18 +37,24 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	if run.Control.StartedGeneration > 0 {
 		r.sink.system(fmt.Sprintf("Starting %s/%s build %s (process %d of this run).", actor.Username, actor.Name, build.BuildNumber, gen))
 	}
+	command, env := build.Command, r.env(run, actor, build, dir, port)
+	if rw := r.c.cfg.NPMScripts; rw != nil {
+		if argv, npmEnv, ok := rw.Rewrite(ctx, command, dir, env); ok {
+			command, env = argv, npmEnv
+		}
+	}
 	p, err := r.c.cfg.Executor.Start(ctx, &troupe.ExecSpec{
 		RunID:        r.id,
 		Generation:   gen,
-		Command:      build.Command,
+		Command:      command,
 		Dir:          dir,
 		BuildDir:     build.Dir,
-		Env:          r.env(run, actor, build, dir, port),
+		Env:          env,
 		MemoryMbytes: run.Options.MemoryMbytes,
 		Output:       r.sink.line,
 	})
 	if err != nil {
-		return execFailure(build.Command[0], err)
+		return execFailure(command[0], err)
 	}
 	r.proc, r.procGen = p, gen
 	r.memBytes = int64(run.Options.MemoryMbytes) << 20
