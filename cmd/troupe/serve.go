@@ -27,6 +27,7 @@ import (
 	"github.com/troupehq/troupe/executor/process"
 	"github.com/troupehq/troupe/health"
 	"github.com/troupehq/troupe/internal/bwrap"
+	"github.com/troupehq/troupe/internal/npmstart"
 	"github.com/troupehq/troupe/metrics"
 	"github.com/troupehq/troupe/webhook"
 )
@@ -54,6 +55,7 @@ type serveOptions struct {
 	hookTimeout  time.Duration
 	migrateGrace time.Duration
 	buildEnv     []string
+	pprof        string
 }
 
 func newServeCmd() *cobra.Command {
@@ -92,6 +94,7 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.hookRetry, "webhook-retry", troupe.DefaultWebhookRetry.Base, "how long a webhook dispatch waits after its first failed call; each later wait doubles (up to 2 h), with jitter")
 	f.IntVar(&o.hookAttempts, "webhook-attempts", troupe.DefaultWebhookRetry.Attempts, "how many calls a webhook dispatch makes before it fails")
 	f.DurationVar(&o.hookTimeout, "webhook-timeout", 30*time.Second, "how long one webhook call may take")
+	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (net/http/pprof, /debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	return cmd
 }
@@ -155,6 +158,14 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.pprof != "" {
+		addr, stop, err := startPprof(o.pprof)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(os.Stderr, "troupe: profiles on http://%s/debug/pprof/\n", addr)
+	}
 	publicURL := strings.TrimRight(o.publicURL, "/")
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
@@ -184,6 +195,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		TimeoutGrace:   o.timeoutGrace,
 		BaseEnv:        baseEnv,
 		Proxy:          proxy,
+		NPMScripts:     &npmstart.Rewriter{},
 		Instance:       instance,
 		LeaseTTL:       o.leaseTTL,
 		// A heartbeat every fifth of the lease: a few may be late or lost.
