@@ -51,6 +51,8 @@ type DB struct {
 	r   *sql.DB // read-only connections
 	hub *notify.Hub
 	now func() time.Time
+	// ckpt runs the WAL checkpoints off the commit path (nil in memory).
+	ckpt *checkpointer
 }
 
 // core is the store written once above the SQL drivers.
@@ -65,6 +67,8 @@ type options struct {
 	readConns   int
 	busyTimeout time.Duration
 	maxVersion  int // apply migrations up to this version only (tests); 0: all
+	walLimit    int // walLimitPages unless set (tests)
+	ckptHook    func(mode string, logPages, copied int, err error)
 }
 
 // WithHub makes the DB publish changes on hub (by default it makes its own).
@@ -92,6 +96,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		now:         troupe.Now,
 		readConns:   max(4, runtime.NumCPU()),
 		busyTimeout: 10 * time.Second,
+		walLimit:    walLimitPages,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -119,6 +124,8 @@ func Open(path string, opts ...Option) (*DB, error) {
 			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writeCacheKiB))
 			q.Add("_pragma", "journal_mode(WAL)")
 			q.Add("_pragma", "synchronous(NORMAL)")
+			// Checkpoints run in the background (checkpoint.go).
+			q.Add("_pragma", "wal_autocheckpoint(0)")
 			fallthrough
 		default:
 			q.Set("_txlock", "immediate")
@@ -157,6 +164,20 @@ func Open(path string, opts ...Option) (*DB, error) {
 		}
 		db.r.SetMaxOpenConns(o.readConns)
 		db.r.SetMaxIdleConns(o.readConns)
+
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", checkpointWait.Milliseconds()))
+		cdb, err := openDB("file:" + escapePath(path) + "?" + q.Encode())
+		if err != nil {
+			db.r.Close()
+			db.w.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		cdb.SetMaxOpenConns(1)
+		cdb.SetMaxIdleConns(1)
+		cdb.SetConnMaxLifetime(0)
+		cdb.SetConnMaxIdleTime(0)
+		db.ckpt = newCheckpointer(cdb, o.walLimit, o.ckptHook)
 	}
 
 	if err := sqlstore.Migrate(context.Background(), db.core, migrations, "migration", o.maxVersion); err != nil {
@@ -178,6 +199,9 @@ func (db *DB) Close() error {
 	// scanning every run in startedAt order to find the few active ones),
 	// and the indexes are laid out so that the planner's defaults pick them.
 	var errs []error
+	if db.ckpt != nil {
+		db.ckpt.close()
+	}
 	if db.r != nil && db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}
@@ -215,6 +239,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if db.ckpt != nil {
+		db.ckpt.committed()
 	}
 	return nil
 }
