@@ -27,7 +27,10 @@
 //  8. storages: a hook for the storages issue (see storage.go);
 //  9. sandbox: start latency and end-to-end throughput of (sandboxed) runs
 //     against bwrap's own launch of the same program with the same flags
-//     (see sandbox.go).
+//     (see sandbox.go);
+//  10. SDK actor: `troupe call` of a real Apify SDK actor against `node
+//     main.js` run directly (see sdk.go; needs node and npm, and skips
+//     with a line saying so without them).
 //
 // Every ratio is troupe's figure divided by its baseline's; which baseline
 // each row uses is printed in the table. A progress line goes to stderr.
@@ -189,6 +192,7 @@ var scenarios = []scenario{
 	{"many live runs", (*bench).manyLive},
 	{"sandbox start latency", (*bench).sandboxStart},
 	{"sandbox throughput", (*bench).sandboxThroughput},
+	{"SDK actor", (*bench).sdkActor},
 	{"growth", (*bench).growth},
 	{"console", (*bench).console},
 	{"storages", (*bench).storages},
@@ -205,6 +209,7 @@ type sizes struct {
 	growthSmall, growthLarge      int           // runs stored
 	growthStarts, growthListPages int
 	sandboxStarts, sandboxRuns    int // runs measured one at a time, and over 8 clients
+	sdkRuns                       int // paired runs of the SDK actor, troupe call and node
 }
 
 var fullSizes = sizes{
@@ -218,6 +223,7 @@ var fullSizes = sizes{
 	growthSmall: 10_000, growthLarge: 1_000_000,
 	growthStarts: 100, growthListPages: 40,
 	sandboxStarts: 100, sandboxRuns: 400,
+	sdkRuns: 15,
 }
 
 var quickSizes = sizes{
@@ -230,6 +236,7 @@ var quickSizes = sizes{
 	growthSmall: 1000, growthLarge: 4000,
 	growthStarts: 5, growthListPages: 3,
 	sandboxStarts: 5, sandboxRuns: 16,
+	sdkRuns: 2,
 }
 
 // errSkip marks a scenario that cannot run in this configuration.
