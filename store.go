@@ -186,7 +186,8 @@ type Store interface {
 	// build) with this id changes, and a function that stops the watch. A
 	// log append does not signal it (see WatchLog). Sends never block; a
 	// change is never lost between two receives (the channel has room for
-	// one pending signal).
+	// one pending signal). Watch(RunCreatedKey) receives a value after a
+	// run was created.
 	Watch(jobID string) (<-chan struct{}, func())
 	// WatchLog is Watch for the job's log: the channel receives a value
 	// after the job's log grows (AppendLog), and not when the job itself
@@ -194,3 +195,8 @@ type Store interface {
 	WatchLog(jobID string) (<-chan struct{}, func())
 	Close() error
 }
+
+// RunCreatedKey is the change key (Store.Watch) announced when a run is
+// created, on every replica sharing the store: lists of runs (the web
+// console's) follow it to show new runs.
+const RunCreatedKey = "runs-created"

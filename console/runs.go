@@ -32,6 +32,8 @@ type runsData struct {
 	// Next is the URL of the next (older) page, First that of the first.
 	Next, First string
 	IDs         string
+	// FirstPage is set on the newest page, which shows new runs live.
+	FirstPage bool
 }
 
 // runsPage lists runs newest first, filtered by status and actor. Pages
@@ -112,6 +114,7 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) error {
 		ids = append(ids, run.ID)
 	}
 	d.IDs = strings.Join(ids, ",")
+	d.FirstPage = f.StartedBefore == nil
 	base := url.Values{}
 	if d.Status != "" {
 		base.Set("status", d.Status)
@@ -230,6 +233,11 @@ func (c *Console) runsEvents(w http.ResponseWriter, r *http.Request) error {
 		return troupe.Errorf(troupe.ErrInvalidParameter, "A live list follows at most %d runs.", MaxWatchedRuns)
 	}
 	ctx := r.Context()
+	// ?new=1 (the first page of the list) also tells when a run is
+	// created: event "new", so the page can show it.
+	if r.URL.Query().Get("new") == "1" {
+		ids = append(ids, troupe.RunCreatedKey)
+	}
 	changed := make(chan string, len(ids))
 	for _, id := range ids {
 		if id == "" {
@@ -256,7 +264,7 @@ func (c *Console) runsEvents(w http.ResponseWriter, r *http.Request) error {
 	// What changed between the page's rendering and the watches above is
 	// sent at once: each run as it is now.
 	for _, id := range ids {
-		if id != "" {
+		if id != "" && id != troupe.RunCreatedKey {
 			if err := c.sendRun(ctx, send, id); err != nil {
 				return nil
 			}
@@ -267,7 +275,13 @@ func (c *Console) runsEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-ctx.Done():
 			return nil
 		case id := <-changed:
-			if err := c.sendRun(ctx, send, id); err != nil {
+			var err error
+			if id == troupe.RunCreatedKey {
+				err = send("new", []byte("{}"))
+			} else {
+				err = c.sendRun(ctx, send, id)
+			}
+			if err != nil {
 				return nil
 			}
 		}

@@ -207,6 +207,10 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.wait("ABORTED in the list", fmt.Sprintf(`document.querySelector(%q).textContent === 'ABORTED' && window.notReloaded === 'yes'`, row))
+	// A run started elsewhere appears at the top, and follows its run.
+	echo := s.start(t, "echo", `{"message":"listed"}`, nil)
+	u.wait("the new run in the list", fmt.Sprintf(`document.querySelector('#runs tbody tr').id === 'run-%s' &&
+		document.querySelector('#run-%s [data-field=status]').textContent === 'SUCCEEDED' && window.notReloaded === 'yes'`, echo.ID, echo.ID))
 	u.shot("runs")
 
 	// Start from the input form generated from the schema.

@@ -44,7 +44,10 @@ func testSetting(t *testing.T, s troupe.Store) {
 
 func testWatch(t *testing.T, s troupe.Store) {
 	ctx := t.Context()
+	created, cstop := s.Watch(troupe.RunCreatedKey)
+	defer cstop()
 	r := createRun(t, s, newRun("a", base))
+	WaitSignal(t, created, "CreateRun (RunCreatedKey)")
 	ch, stop := s.Watch(r.ID)
 	defer stop()
 	_, err := s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return r.MarkRunning(at(1)) })

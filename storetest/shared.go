@@ -135,8 +135,11 @@ func testSharedWatch(t *testing.T, open func() troupe.Store) {
 	ctx := t.Context()
 	a, b := open(), open()
 
+	created, cstop := b.Watch(troupe.RunCreatedKey)
+	defer cstop()
 	r := &troupe.Run{ActID: "act1"}
 	must(t, a.CreateRun(ctx, r, nil))
+	WaitSignal(t, created, "CreateRun on the other store (RunCreatedKey)")
 	ch, stop := b.Watch(r.ID)
 	defer stop()
 

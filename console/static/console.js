@@ -90,22 +90,51 @@ function setDuration(el, run) {
     el.textContent = fmtMillis(run.stats.durationMillis);
 }
 
-// Runs list: each row follows its run.
+// Runs list: each row follows its run; on the first page, a new run
+// reloads the rows (at most once a second).
 function runsList(table) {
-    if (!table.dataset.live) return;
-    const es = new EventSource('/events/runs?ids=' + encodeURIComponent(table.dataset.live));
-    es.addEventListener('run', (ev) => {
-        const run = JSON.parse(ev.data);
-        const row = document.getElementById('run-' + run.id);
-        if (!row) return;
-        setStatus($('[data-field=status]', row), run.status);
-        $('[data-field=statusMessage]', row).textContent = run.statusMessage || '';
-        setDuration($('[data-field=duration]', row), run);
-    });
-    es.addEventListener('gone', (ev) => {
-        const row = document.getElementById('run-' + JSON.parse(ev.data).id);
-        if (row) row.classList.add('gone');
-    });
+    let es = null, busy = false, again = false;
+    function connect() {
+        if (es) es.close();
+        if (!table.dataset.live && !('first' in table.dataset)) return;
+        const q = new URLSearchParams({ ids: table.dataset.live });
+        if ('first' in table.dataset) q.set('new', '1');
+        es = new EventSource('/events/runs?' + q);
+        es.addEventListener('run', (ev) => {
+            const run = JSON.parse(ev.data);
+            const row = document.getElementById('run-' + run.id);
+            if (!row) return;
+            setStatus($('[data-field=status]', row), run.status);
+            $('[data-field=statusMessage]', row).textContent = run.statusMessage || '';
+            setDuration($('[data-field=duration]', row), run);
+        });
+        es.addEventListener('gone', (ev) => {
+            const row = document.getElementById('run-' + JSON.parse(ev.data).id);
+            if (row) row.classList.add('gone');
+        });
+        es.addEventListener('new', refresh);
+    }
+    async function refresh() {
+        if (busy) { again = true; return; }
+        busy = true;
+        try {
+            const res = await fetch(location.href);
+            if (res.ok) {
+                const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+                const fresh = doc.getElementById('runs');
+                if (fresh) {
+                    table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+                    table.dataset.live = fresh.dataset.live;
+                    $('#runs-total').textContent = doc.getElementById('runs-total').textContent;
+                    for (const el of $$('[data-running]', table)) el.dataset.since = Date.now();
+                    connect();
+                }
+            }
+        } finally {
+            setTimeout(() => { busy = false; if (again) { again = false; refresh(); } }, 1000);
+        }
+    }
+    connect();
 }
 
 // Log viewer: streams the log, filters it by the search box, follows the

@@ -97,9 +97,12 @@ func (s *Store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Reco
 				return err
 			}
 		}
+		if err := s.d.Notify(ctx, tx, troupe.RunCreatedKey); err != nil {
+			return err
+		}
 		return s.d.Notify(ctx, tx, r.ID)
 	})
-	return s.commit(err, s.changed(enq, r.ID)...)
+	return s.commit(err, append(s.changed(enq, r.ID), troupe.RunCreatedKey)...)
 }
 
 // changed is the keys a transaction that changed id announces: id, and the
