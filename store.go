@@ -87,8 +87,8 @@ type RunStore interface {
 	// transaction, failing with conflict if the run changed in between.
 	// record-not-found, or fn's error.
 	UpdateRun(ctx context.Context, id string, fn RunMutation) (*Run, error)
-	// DeleteRun deletes a run, its log and those of its default storages
-	// that no other run uses. record-not-found.
+	// DeleteRun deletes a run, its log, its ad-hoc webhooks and those of its
+	// default storages that no other run uses. record-not-found.
 	DeleteRun(ctx context.Context, id string) error
 }
 

@@ -251,6 +251,10 @@ func testWebhookAdHoc(t *testing.T, s troupe.Store) {
 	if n := len(dispatches(t, s, list[0].ID)); n != 1 {
 		t.Fatalf("another run triggered the ad-hoc webhook: %d dispatches", n)
 	}
+	// Deleting the run deletes its ad-hoc webhooks.
+	must(t, s.DeleteRun(ctx, r.ID))
+	_, err = s.GetWebhook(ctx, list[0].ID)
+	wantType(t, err, troupe.ErrRecordNotFound)
 }
 
 func testWebhookOutboxBuild(t *testing.T, s troupe.Store) {

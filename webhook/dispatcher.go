@@ -190,11 +190,11 @@ func (d *Dispatcher) call(ctx context.Context, disp *troupe.WebhookDispatch) tro
 	if err != nil {
 		return fail("Cannot make the request: " + err.Error())
 	}
-	for k, v := range disp.Request.Headers {
-		req.Header.Set(k, v)
-	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("User-Agent", "troupe-webhook")
+	for k, v := range disp.Request.Headers { // the headers template may override those two
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("X-Apify-Webhook", disp.WebhookID)
 	req.Header.Set("X-Apify-Webhook-Dispatch-Id", disp.ID)
 	client := d.client

@@ -306,7 +306,8 @@ func (t *storageTx) PutRecord(ctx context.Context, storeID string, rec *troupe.R
 // DeleteRun implements troupe.RunStore. It deletes the run, its log and
 // those of its default storages that no other run has as a default storage
 // and that are still unnamed (a storage that was given a name is kept, as
-// named storages are). Watchers of the run are signalled after commit.
+// named storages are), and the ad-hoc webhooks of the run (their
+// dispatches are kept). Watchers of the run are signalled after commit.
 func (s *Store) DeleteRun(ctx context.Context, id string) error {
 	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
 		var ids [3]string
@@ -330,6 +331,9 @@ func (s *Store) DeleteRun(ctx context.Context, id string) error {
 		}
 		if _, err := c.Exec(ctx, `DELETE FROM logs WHERE job_id = ?`, id); err != nil {
 			return fmt.Errorf("delete run log: %w", err)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM webhooks WHERE run_id = ?`, id); err != nil {
+			return fmt.Errorf("delete run webhooks: %w", err)
 		}
 		return s.d.Notify(ctx, tx, id)
 	})
