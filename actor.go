@@ -122,6 +122,10 @@ type Build struct {
 	Image string `json:"-"`
 	// Instance names the server that runs (or ran) the build.
 	Instance string `json:"-"`
+	// Artifact is the digest (sha256, hex) under which the store keeps the
+	// archive of a succeeded build's folder (troupe.ArtifactStore); empty
+	// for a build made before troupe kept archives.
+	Artifact string `json:"-"`
 	// StatusMessage says why a build did not succeed (troupe's addition).
 	StatusMessage string `json:"statusMessage,omitempty"`
 }

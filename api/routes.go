@@ -83,6 +83,8 @@ func (s *Server) routeRuns() {
 func (s *Server) routeBuilds() {
 	s.handleGuarded("GET /v2/actor-builds/{buildId}", allowLimited, s.getBuildHandler)
 	s.handle("GET /v2/actor-builds/{buildId}/log", s.getBuildLog)
+	// The handler admits only the admin and the runs of the build.
+	s.handleGuarded("GET /v2/actor-builds/{buildId}/artifact", allowLimited, s.getBuildArtifact)
 	s.handle("POST /v2/actor-builds/{buildId}/abort", s.abortBuild)
 }
 

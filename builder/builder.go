@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/artifact"
 	"github.com/troupehq/troupe/internal/logsink"
 )
 
@@ -238,6 +240,9 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	}
 	logf("Building %s version %s as build %s (timeout %s).", bd.ActID, bd.ActorVersion, bd.BuildNumber, timeout)
 	res, buildErr := b.make(bctx, bd, sink, logf)
+	if buildErr == nil {
+		buildErr = b.keep(bctx, res, logf)
+	}
 	if buildErr == nil && bctx.Err() != nil {
 		buildErr = bctx.Err()
 	}
@@ -283,6 +288,7 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	// comes too late: the build succeeds.
 	bd, err = st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
 		x.Command, x.Dir, x.Env, x.InputSchema = res.Command, res.Dir, res.Env, res.InputSchema
+		x.Artifact = res.Artifact
 		return nil
 	})
 	if err != nil {
@@ -344,8 +350,30 @@ func (b *Builder) watchAbort(ctx context.Context, id string, cancel context.Canc
 
 var errDone = errors.New("build already finished")
 
+// keep packs the build folder into an archive (artifact.Pack) streamed into
+// the store, and sets res.Artifact to its digest, so that a replica that
+// shares only the store can run the build.
+func (b *Builder) keep(ctx context.Context, res *result, logf func(string, ...any)) error {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(artifact.Pack(res.Dir, pw))
+	}()
+	digest, size, err := b.cfg.Store.PutArtifact(ctx, pr)
+	pr.CloseWithError(errors.New("archive no longer read"))
+	<-done
+	if err != nil {
+		return fmt.Errorf("keep the build's files: %w", err)
+	}
+	res.Artifact = digest
+	logf("Kept the build's files as an archive of %.1f MB (sha256 %s).", float64(size)/1e6, digest)
+	return nil
+}
+
 type result struct {
 	Dir         string
+	Artifact    string // digest of the folder's archive in the store
 	Command     []string
 	Env         []troupe.EnvVar
 	InputSchema json.RawMessage

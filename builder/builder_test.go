@@ -8,6 +8,7 @@ import (
 
 	"github.com/troupehq/troupe"
 	"github.com/troupehq/troupe/builder"
+	"github.com/troupehq/troupe/internal/artifact"
 	"github.com/troupehq/troupe/sqlite"
 )
 
@@ -106,5 +107,28 @@ func TestSucceededBuildIsTagged(t *testing.T) {
 	}
 	if !checker.checked {
 		t.Fatal("the builder never stored the build as SUCCEEDED")
+	}
+}
+
+// TestBuildKeptAsArtifact: a succeeded build's folder is kept in the store
+// as an archive under the digest recorded on the build, which unpacks to
+// the build's files.
+func TestBuildKeptAsArtifact(t *testing.T) {
+	t.Parallel()
+	st, b := setup(t, nil)
+	got, log := buildActor(t, st, b, "kept", []troupe.SourceFile{
+		{Name: "Dockerfile", Format: "TEXT", Content: "FROM node:20\nCMD [\"node\", \"main.js\"]\n"},
+		{Name: "main.js", Format: "TEXT", Content: "console.log('kept');\n"},
+	})
+	if got.Status != troupe.StatusSucceeded || got.Artifact == "" {
+		t.Fatalf("build is %s with artifact %q:\n%s", got.Status, got.Artifact, log)
+	}
+	c := &artifact.Cache{Dir: t.TempDir(), Store: st}
+	dir, err := c.Path(t.Context(), got.Artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "main.js")); string(data) != "console.log('kept');\n" {
+		t.Fatalf("main.js from the archive: %q, %v", data, err)
 	}
 }

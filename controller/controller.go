@@ -19,6 +19,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/artifact"
 	"github.com/troupehq/troupe/internal/npmstart"
 )
 
@@ -100,6 +101,10 @@ type Controller struct {
 	// (only the maintain goroutine uses it).
 	unowned map[string]int
 
+	// artifacts holds the archives of builds made elsewhere, unpacked
+	// (DataDir/artifacts/DIGEST).
+	artifacts *artifact.Cache
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -134,7 +139,8 @@ func New(cfg Config) *Controller {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Controller{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, ctx: ctx, cancel: cancel,
-		procGone: make(chan struct{}, 1)}
+		procGone:  make(chan struct{}, 1),
+		artifacts: &artifact.Cache{Dir: filepath.Join(cfg.DataDir, "artifacts"), Store: cfg.Store}}
 }
 
 // Start registers this instance, takes back the runs it owned before a

@@ -24,7 +24,11 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	if err != nil {
 		return err
 	}
-	dir, err := r.prepareDir(build)
+	files, err := r.buildFiles(ctx, build)
+	if err != nil {
+		return err
+	}
+	dir, err := r.prepareDir(build, files)
 	if err != nil {
 		return err
 	}
@@ -48,7 +52,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		Generation:   gen,
 		Command:      command,
 		Dir:          dir,
-		BuildDir:     build.Dir,
+		BuildDir:     files,
 		Env:          env,
 		MemoryMbytes: run.Options.MemoryMbytes,
 		Output:       r.sink.line,
@@ -114,11 +118,37 @@ func (r *runner) recordProc(ctx context.Context, p troupe.Process, gen int, cont
 	}
 }
 
+// buildFiles returns the folder that holds the build's files on this
+// server: the build's own folder when this server made it and still has it,
+// else the build's archive, fetched from the store and unpacked once into
+// the controller's cache. A build without an archive (made by an older
+// troupe) has only its own folder.
+func (r *runner) buildFiles(ctx context.Context, build *troupe.Build) (string, error) {
+	if build.Artifact == "" {
+		return build.Dir, nil
+	}
+	if build.Instance == r.c.cfg.Instance {
+		if _, err := os.Stat(build.Dir); err == nil {
+			return build.Dir, nil
+		}
+	}
+	dir, err := r.c.artifacts.Path(ctx, build.Artifact)
+	if troupe.ErrorType(err) == troupe.ErrRecordNotFound {
+		return "", &startError{err: err, msg: fmt.Sprintf(
+			"the archive of build %s is missing from the store; build the actor again.", build.BuildNumber)}
+	}
+	if err != nil {
+		return "", serverFailure("fetch the build's archive", err)
+	}
+	return dir, nil
+}
+
 // prepareDir makes a fresh working folder for the run whose entries link to
-// the build's files, so that relative paths in the start command work and
-// whatever the process writes at the top level stays in the run's folder.
-func (r *runner) prepareDir(build *troupe.Build) (string, error) {
-	entries, err := os.ReadDir(build.Dir)
+// the build's files (in files), so that relative paths in the start command
+// work and whatever the process writes at the top level stays in the run's
+// folder.
+func (r *runner) prepareDir(build *troupe.Build, files string) (string, error) {
+	entries, err := os.ReadDir(files)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", &startError{err: err, msg: fmt.Sprintf(
 			"the files of build %s are missing on the server; build the actor again.", build.BuildNumber)}
@@ -134,7 +164,7 @@ func (r *runner) prepareDir(build *troupe.Build) (string, error) {
 		return "", serverFailure("prepare working folder", err)
 	}
 	for _, e := range entries {
-		if err := os.Symlink(filepath.Join(build.Dir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+		if err := os.Symlink(filepath.Join(files, e.Name()), filepath.Join(dir, e.Name())); err != nil {
 			return "", serverFailure("prepare working folder", err)
 		}
 	}

@@ -16,6 +16,8 @@ type buildInternal struct {
 	Image   string          `json:"image,omitempty"`
 	// Instance names the server that runs the build.
 	Instance string `json:"instance,omitempty"`
+	// Artifact is the digest of the build's archive in the store.
+	Artifact string `json:"artifact,omitempty"`
 }
 
 // DecodeBuild returns the build kept as data and internal.
@@ -28,7 +30,7 @@ func DecodeBuild(data, internal []byte) (*troupe.Build, error) {
 	if err := json.Unmarshal(internal, &in); err != nil {
 		return nil, fmt.Errorf("decode build: %w", err)
 	}
-	b.Command, b.Env, b.Dir, b.Image, b.Instance = in.Command, in.Env, in.Dir, in.Image, in.Instance
+	b.Command, b.Env, b.Dir, b.Image, b.Instance, b.Artifact = in.Command, in.Env, in.Dir, in.Image, in.Instance, in.Artifact
 	return b, nil
 }
 
@@ -39,7 +41,7 @@ func EncodeBuild(b *troupe.Build) (data, internal []byte, err error) {
 	if data, err = json.Marshal(b); err != nil {
 		return nil, nil, fmt.Errorf("encode build: %w", err)
 	}
-	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image, Instance: b.Instance}
+	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image, Instance: b.Instance, Artifact: b.Artifact}
 	if internal, err = json.Marshal(in); err != nil {
 		return nil, nil, fmt.Errorf("encode build: %w", err)
 	}
