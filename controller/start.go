@@ -119,18 +119,17 @@ func (r *runner) recordProc(ctx context.Context, p troupe.Process, gen int, cont
 }
 
 // buildFiles returns the folder that holds the build's files on this
-// server: the build's own folder when this server made it and still has it,
-// else the build's archive, fetched from the store and unpacked once into
-// the controller's cache. A build without an archive (made by an older
-// troupe) has only its own folder.
+// server: the build's own folder when this server sees it (it made the
+// build, or shares the data folder of the replica that did), else the
+// build's archive, fetched from the store and unpacked once into the
+// controller's cache. A build without an archive (made by an older troupe)
+// has only its own folder.
 func (r *runner) buildFiles(ctx context.Context, build *troupe.Build) (string, error) {
 	if build.Artifact == "" {
 		return build.Dir, nil
 	}
-	if build.Instance == r.c.cfg.Instance {
-		if _, err := os.Stat(build.Dir); err == nil {
-			return build.Dir, nil
-		}
+	if _, err := os.Stat(build.Dir); err == nil {
+		return build.Dir, nil
 	}
 	dir, err := r.c.artifacts.Path(ctx, build.Artifact)
 	if troupe.ErrorType(err) == troupe.ErrRecordNotFound {

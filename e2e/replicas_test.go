@@ -1,9 +1,14 @@
 package e2e_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,8 +18,9 @@ import (
 	"github.com/troupehq/troupe/pgtest"
 )
 
-// replica starts `troupe serve` on the PostgreSQL database url, sharing
-// dataDir (the builds) with the other replicas, as instance name.
+// replica starts `troupe serve` on the PostgreSQL database url, with the
+// data folder dataDir (its own, or shared with other replicas), as instance
+// name.
 func replica(t *testing.T, url, dataDir, name string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"--store", url, "--instance", name, "--lease-ttl", "2s"}, extra...)
@@ -215,4 +221,52 @@ func chaosSeed(t *testing.T) uint64 {
 		return n
 	}
 	return max(rand.Uint64(), 1) // 0 means "not set"
+}
+
+// TestReplicasShareOnlyTheDatabase: replicas with data folders of their
+// own. A builds the examples; its build folders are then removed, and a
+// run started through B (so B owns it) runs from the build's archive,
+// which B fetches from the database into its own data folder.
+func TestReplicasShareOnlyTheDatabase(t *testing.T) {
+	t.Parallel()
+	url, dirA, dirB := pgtest.NewDatabase(t), t.TempDir(), t.TempDir()
+	a := replica(t, url, dirA, "a")
+	if err := a.waitExamples(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dirA, "builds")); err != nil {
+		t.Fatal(err)
+	}
+	b := replica(t, url, dirB, "b", "--examples=false")
+
+	run := b.finish(t, b.start(t, "echo", `{"message":"built on a"}`, nil).ID)
+	wantStatus(t, run, client.StatusSucceeded)
+	if out := b.record(t, run.ID, "OUTPUT"); out["input"].(map[string]any)["message"] != "built on a" {
+		t.Errorf("OUTPUT = %v", out)
+	}
+	b.waitLog(t, run.ID, "message: built on a")
+
+	// The archive B fetched, and the same archive through B's API.
+	req, err := http.NewRequestWithContext(testCtx(t), "GET", b.URL+"/v2/actor-builds/"+run.BuildID+"/artifact", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("artifact: %d %v", resp.StatusCode, err)
+	}
+	sum := sha256.Sum256(body)
+	digest := hex.EncodeToString(sum[:])
+	if et := resp.Header.Get("ETag"); et != `"sha256:`+digest+`"` {
+		t.Fatalf("ETag %q, body hashes to %s", et, digest)
+	}
+	if _, err := os.Stat(filepath.Join(dirB, "artifacts", digest, "main.js")); err != nil {
+		t.Errorf("B's cache of the build: %v", err)
+	}
 }
