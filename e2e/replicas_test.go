@@ -189,11 +189,12 @@ func TestChaos(t *testing.T) {
 		if log := survivor.log(t, running.ID); !strings.HasPrefix(log, ackedLog) {
 			t.Errorf("round %d: acknowledged log lines lost:\nbefore:\n%s\nafter:\n%s", round, ackedLog, log)
 		}
-		// The survivor counts the runs it took over: the three the victim ran,
-		// and the echo run when the victim had claimed it before the crash.
-		// (Each survivor started after the previous round.)
-		if n := survivor.scrapeMetrics(t)["troupe_run_takeovers_total"]; n != 3 && n != 4 {
-			t.Errorf("round %d: the survivor counts %v takeovers, want 3 or 4", round, n)
+		// The survivor counts the runs it took over: at least the sleeper that
+		// was still running, at most the four runs the victim owned (the
+		// others may have finished on the victim before the crash, whose
+		// moment is random). Each survivor started after the previous round.
+		if n := survivor.scrapeMetrics(t)["troupe_run_takeovers_total"]; n < 1 || n > 4 {
+			t.Errorf("round %d: the survivor counts %v takeovers, want 1 to 4", round, n)
 		}
 		checks += 7
 		if _, err := survivor.c.Run(running.ID).Abort(ctx, false); err != nil {
