@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -17,8 +18,21 @@ import (
 // gives the chunks the content's digest, or drops them when an artifact
 // of that digest is already kept (a lock on the digest makes concurrent
 // puts of the same content take turns).
+//
+// An upload's key starts with its start time (upload:MILLIS:ID, MILLIS in
+// 13 digits, so that keys sort by time), and each put first deletes the
+// chunks of uploads begun more than staleUpload ago: those of a process
+// that died while it wrote an archive.
 func (s *Store) PutArtifact(ctx context.Context, r io.Reader) (string, int64, error) {
-	upload := "upload:" + troupe.NewID()
+	now := s.now()
+	if err := s.write(ctx, func(c conn, _ *sql.Tx) error {
+		_, err := c.Exec(ctx, `DELETE FROM artifact_chunks WHERE artifact >= ? AND artifact < ?`,
+			"upload:", uploadKey(now.Add(-staleUpload), ""))
+		return err
+	}); err != nil {
+		return "", 0, fmt.Errorf("delete stale artifact uploads: %w", err)
+	}
+	upload := uploadKey(now, troupe.NewID())
 	drop := func() {
 		bg := context.WithoutCancel(ctx)
 		_ = s.write(bg, func(c conn, _ *sql.Tx) error {
@@ -79,6 +93,15 @@ func (s *Store) PutArtifact(ctx context.Context, r io.Reader) (string, int64, er
 		return "", 0, fmt.Errorf("store artifact: %w", err)
 	}
 	return digest, size, nil
+}
+
+// staleUpload is how long after its start an artifact upload that has not
+// completed is taken for abandoned.
+const staleUpload = 24 * time.Hour
+
+// uploadKey is the key of the chunks of an upload begun at t.
+func uploadKey(t time.Time, id string) string {
+	return fmt.Sprintf("upload:%013d:%s", t.UnixMilli(), id)
 }
 
 // OpenArtifact implements troupe.ArtifactStore. The reader reads one chunk
