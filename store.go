@@ -17,6 +17,7 @@ type ListOptions struct {
 type RunFilter struct {
 	ListOptions
 	ActorID       string
+	ActorTaskID   string
 	Statuses      []Status
 	StartedAfter  *time.Time // inclusive
 	StartedBefore *time.Time // inclusive
@@ -179,6 +180,8 @@ type Store interface {
 	QueueStore
 	WebhookStore
 	ArtifactStore
+	TaskStore
+	ScheduleStore
 	// Setting returns the value of a server-wide setting, storing def first
 	// when the setting has none (so every replica agrees on it).
 	Setting(ctx context.Context, key, def string) (string, error)

@@ -80,6 +80,8 @@ func Run(t *testing.T, open OpenFunc) {
 	tests = append(tests, datasetTests...)
 	tests = append(tests, artifactTests...)
 	tests = append(tests, webhookTests...)
+	tests = append(tests, taskTests...)
+	tests = append(tests, scheduleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -29,6 +29,7 @@ func NormPtr(t *time.Time) *time.Time {
 func normRun(r *troupe.Run) {
 	r.StartedAt = Norm(r.StartedAt)
 	r.FinishedAt = NormPtr(r.FinishedAt)
+	r.Meta.ScheduledAt = NormPtr(r.Meta.ScheduledAt)
 	if r.Metamorphs != nil {
 		ms := make([]troupe.Metamorph, len(r.Metamorphs))
 		for i, m := range r.Metamorphs {

@@ -50,57 +50,9 @@ func (s *Store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Reco
 	}
 	enq := false
 	err = s.write(ctx, func(c conn, tx *sql.Tx) error {
-		// Storages first, then the run: every transaction locks storages
-		// before run counters, so none waits for another in a circle.
-		now := norm(s.now())
-		for _, d := range []struct {
-			kind troupe.StorageKind
-			id   string
-		}{
-			{troupe.KindDataset, r.DefaultDatasetID},
-			{troupe.KindKeyValueStore, r.DefaultKeyValueStoreID},
-			{troupe.KindRequestQueue, r.DefaultRequestQueueID},
-		} {
-			actID, runID := r.ActID, r.ID
-			st := &troupe.Storage{ID: d.id, Kind: d.kind, UserID: r.UserID, CreatedAt: now,
-				ActID: &actID, ActRunID: &runID}
-			if err := s.insertStorage(ctx, c, st, true); err != nil {
-				return err
-			}
-		}
-		res, err := c.Exec(ctx, `INSERT INTO runs (id, act_id, status, started_at, version,
-			default_dataset_id, default_key_value_store_id, default_request_queue_id, data, control, seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+s.dl.NextRunSeq+`) ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.ActID, string(r.Status), s.t(r.StartedAt), r.Version,
-			r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control)
-		if err != nil {
-			return fmt.Errorf("insert run: %w", err)
-		}
-		if affected(res) == 0 {
-			return troupe.Errorf(troupe.ErrConflict, "A run with id %s already exists.", r.ID)
-		}
-		for _, w := range r.AdHocWebhooks {
-			w.Condition = troupe.WebhookCondition{ActorRunID: &r.ID}
-			if _, _, err := s.insertWebhook(ctx, c, w); err != nil {
-				return err
-			}
-		}
-		if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewRunEvent(troupe.EventRunCreated, r, now)); err != nil {
-			return err
-		}
-		if input != nil {
-			rec := *input
-			if rec.Key == "" {
-				rec.Key = "INPUT"
-			}
-			if err := s.putRecord(ctx, c, now, r.DefaultKeyValueStoreID, &rec); err != nil {
-				return err
-			}
-		}
-		if err := s.d.Notify(ctx, tx, troupe.RunCreatedKey); err != nil {
-			return err
-		}
-		return s.d.Notify(ctx, tx, r.ID)
+		var err error
+		enq, err = s.insertRun(ctx, c, tx, r, input, data, control)
+		return err
 	})
 	return s.commit(err, append(s.changed(enq, r.ID), troupe.RunCreatedKey)...)
 }
@@ -112,6 +64,64 @@ func (s *Store) changed(enqueued bool, id string) []string {
 		return []string{id, troupe.WebhookDispatchKey}
 	}
 	return []string{id}
+}
+
+// insertRun writes, in tx, a new run (encoded as data and control), its
+// default storages, its ad-hoc webhooks, its ACTOR.RUN.CREATED event and
+// its INPUT record, and announces the run (and RunCreatedKey). enq
+// reports whether webhook dispatches were enqueued.
+func (s *Store) insertRun(ctx context.Context, c conn, tx *sql.Tx, r *troupe.Run, input *troupe.Record, data, control []byte) (enq bool, err error) {
+	// Storages first, then the run: every transaction locks storages
+	// before run counters, so none waits for another in a circle.
+	now := norm(s.now())
+	for _, d := range []struct {
+		kind troupe.StorageKind
+		id   string
+	}{
+		{troupe.KindDataset, r.DefaultDatasetID},
+		{troupe.KindKeyValueStore, r.DefaultKeyValueStoreID},
+		{troupe.KindRequestQueue, r.DefaultRequestQueueID},
+	} {
+		actID, runID := r.ActID, r.ID
+		st := &troupe.Storage{ID: d.id, Kind: d.kind, UserID: r.UserID, CreatedAt: now,
+			ActID: &actID, ActRunID: &runID}
+		if err := s.insertStorage(ctx, c, st, true); err != nil {
+			return false, err
+		}
+	}
+	res, err := c.Exec(ctx, `INSERT INTO runs (id, act_id, status, started_at, version,
+		default_dataset_id, default_key_value_store_id, default_request_queue_id, data, control, actor_task_id, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+s.dl.NextRunSeq+`) ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.ActID, string(r.Status), s.t(r.StartedAt), r.Version,
+		r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID, data, control, r.ActorTaskID)
+	if err != nil {
+		return false, fmt.Errorf("insert run: %w", err)
+	}
+	if affected(res) == 0 {
+		return false, troupe.Errorf(troupe.ErrConflict, "A run with id %s already exists.", r.ID)
+	}
+	for _, w := range r.AdHocWebhooks {
+		w.Condition = troupe.WebhookCondition{ActorRunID: &r.ID}
+		if _, _, err := s.insertWebhook(ctx, c, w); err != nil {
+			return false, err
+		}
+	}
+	if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewRunEvent(troupe.EventRunCreated, r, now)); err != nil {
+		return false, err
+	}
+	if input != nil {
+		rec := *input
+		if rec.Key == "" {
+			rec.Key = "INPUT"
+		}
+		if err := s.putRecord(ctx, c, now, r.DefaultKeyValueStoreID, &rec); err != nil {
+			return false, err
+		}
+	}
+	if err := s.d.Notify(ctx, tx, troupe.RunCreatedKey); err != nil {
+		return false, err
+	}
+	return enq, s.d.Notify(ctx, tx, r.ID)
 }
 
 // GetRun implements troupe.RunStore.
@@ -141,6 +151,12 @@ func (s *Store) ListRuns(ctx context.Context, f troupe.RunFilter) ([]*troupe.Run
 		where = append(where, "act_id = ?")
 		args = append(args, f.ActorID)
 	}
+	counted := true // run_counts has the total
+	if f.ActorTaskID != "" {
+		where = append(where, "actor_task_id = ?")
+		args = append(args, f.ActorTaskID)
+		counted = false
+	}
 	if len(f.Statuses) > 0 {
 		where = append(where, "status IN ("+marks(len(f.Statuses))+")")
 		for _, st := range f.Statuses {
@@ -167,7 +183,7 @@ func (s *Store) ListRuns(ctx context.Context, f troupe.RunFilter) ([]*troupe.Run
 	var total int64
 	err := s.read(ctx, func(c conn) error {
 		countQuery := `SELECT COUNT(*) FROM runs` + cond
-		if !timed {
+		if !timed && counted {
 			countQuery = `SELECT COALESCE(SUM(n), 0) FROM run_counts` + cond
 		}
 		if err := c.QueryRow(ctx, countQuery, args...).Scan(&total); err != nil {
