@@ -60,15 +60,7 @@ func (s *Server) taggedOrNumbered(ctx context.Context, a *troupe.Actor, ref stri
 // build number, by default the actor's default build ("latest"). The build
 // must have succeeded. unknown-build-tag.
 func (s *Server) runBuild(ctx context.Context, a *troupe.Actor, ref string) (*troupe.Build, error) {
-	ref = troupe.BuildRef(a, ref)
-	b, _, err := s.taggedOrNumbered(ctx, a, ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := troupe.CheckRunBuild(a, ref, b); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return troupe.RunBuild(ctx, s.store, a, ref)
 }
 
 func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {

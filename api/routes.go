@@ -7,6 +7,8 @@ func (s *Server) routes() {
 	for _, p := range actorPrefixes {
 		s.routeActors(p)
 	}
+	s.routeTasks()
+	s.routeSchedules()
 	s.routeRuns()
 	s.routeBuilds()
 	s.routeWebhooks()
@@ -24,10 +26,10 @@ func (s *Server) routes() {
 var actorPrefixes = []string{"/v2/actors", "/v2/acts"}
 
 // runPrefixes lists every prefix that names one run: by id, the last run
-// of an actor (status filter in ?status=) and the deprecated run path under
-// its actor.
+// of an actor or a task (status filter in ?status=) and the deprecated run
+// path under its actor.
 func runPrefixes() []string {
-	out := []string{"/v2/actor-runs/{runId}"}
+	out := []string{"/v2/actor-runs/{runId}", "/v2/actor-tasks/{actorTaskId}/runs/last"}
 	for _, p := range actorPrefixes {
 		out = append(out, p+"/{actorId}/runs/last", p+"/{actorId}/runs/{runId}")
 	}

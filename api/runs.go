@@ -19,15 +19,12 @@ func (s *Server) getRun(ctx context.Context, id string) (*troupe.Run, error) {
 }
 
 // pathRunID returns the id of the run a request names: {runId}, or, under
-// /v2/actors/{actorId}/runs/last, the actor's last run (of the status given
-// by the status parameter). record-not-found.
+// /v2/actors/{actorId}/runs/last (or /v2/actor-tasks/{actorTaskId}/...),
+// the actor's or the task's last run (of the status given by the status
+// parameter). record-not-found.
 func (s *Server) pathRunID(r *http.Request) (string, error) {
 	if id := r.PathValue("runId"); id != "" {
 		return id, nil
-	}
-	a, err := s.pathActor(r)
-	if err != nil {
-		return "", err
 	}
 	var status troupe.Status
 	if st := queryOf(r).str("status"); st != "" {
@@ -36,17 +33,51 @@ func (s *Server) pathRunID(r *http.Request) (string, error) {
 			return "", troupe.Errorf(troupe.ErrInvalidParameter, "Parameter 'status' must be one of %s.", statusList())
 		}
 	}
-	run, err := s.store.LastRun(r.Context(), a.ID, status)
+	var run *troupe.Run
+	var err error
+	var owner string
+	if r.PathValue("actorTaskId") != "" {
+		t, terr := s.pathTask(r)
+		if terr != nil {
+			return "", terr
+		}
+		owner = "Actor task " + t.ID
+		run, err = s.lastTaskRun(r.Context(), t.ID, status)
+	} else {
+		a, aerr := s.pathActor(r)
+		if aerr != nil {
+			return "", aerr
+		}
+		owner = "Actor " + a.ID
+		run, err = s.store.LastRun(r.Context(), a.ID, status)
+	}
 	if troupe.IsNotFound(err) {
 		if status != "" {
-			return "", troupe.Errorf(troupe.ErrRecordNotFound, "Actor %s has no run with status %s.", a.ID, status)
+			return "", troupe.Errorf(troupe.ErrRecordNotFound, "%s has no run with status %s.", owner, status)
 		}
-		return "", troupe.Errorf(troupe.ErrRecordNotFound, "Actor %s has no runs.", a.ID)
+		return "", troupe.Errorf(troupe.ErrRecordNotFound, "%s has no runs.", owner)
 	}
 	if err != nil {
 		return "", err
 	}
 	return run.ID, nil
+}
+
+// lastTaskRun returns the task's most recently started run, of the given
+// status when status is not empty. record-not-found.
+func (s *Server) lastTaskRun(ctx context.Context, taskID string, status troupe.Status) (*troupe.Run, error) {
+	f := troupe.RunFilter{ListOptions: troupe.ListOptions{Limit: 1, Desc: true}, ActorTaskID: taskID}
+	if status != "" {
+		f.Statuses = []troupe.Status{status}
+	}
+	runs, _, err := s.store.ListRuns(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) == 0 {
+		return nil, troupe.Errorf(troupe.ErrRecordNotFound, "Actor task %s has no runs.", taskID)
+	}
+	return runs[0], nil
 }
 
 // pathRun returns the run a request names (see pathRunID).
@@ -145,6 +176,13 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		f.ActorID = a.ID
+	}
+	if r.PathValue("actorTaskId") != "" {
+		t, err := s.pathTask(r)
+		if err != nil {
+			return err
+		}
+		f.ActorTaskID = t.ID
 	}
 	runs, total, err := s.store.ListRuns(r.Context(), f)
 	if err != nil {

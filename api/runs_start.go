@@ -61,7 +61,8 @@ func checkMemory(name string, mb int) error {
 // store counts runs on actors.) A run started with a run's token records
 // that run; a limited run may not ask for FULL_PERMISSIONS
 // (insufficient-permissions), and its runs are limited.
-func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOptions, body []byte, contentType string) (*troupe.Run, error) {
+// A run of a task (taskID not empty) records it.
+func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOptions, body []byte, contentType, taskID string) (*troupe.Run, error) {
 	ctx := r.Context()
 	c := callerFrom(ctx)
 	if c.limited() && o.ForcePermissionLevel == troupe.PermissionsFull {
@@ -72,7 +73,7 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOption
 	if c.run != nil {
 		meta.Origin = troupe.OriginActor
 	}
-	b, err := s.runBuild(ctx, a, o.Build)
+	b, err := troupe.RunBuild(ctx, s.store, a, o.Build)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +92,9 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOption
 	if err != nil {
 		return nil, err
 	}
+	if taskID != "" {
+		run.ActorTaskID = &taskID
+	}
 	if err := s.store.CreateRun(ctx, run, input); err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func (s *Server) wake(runID string) {
 	}
 }
 
-// runActor starts a run: POST /v2/actors/{actorId}/runs. The body and its
+// runActor starts a run: POST /v2/actors/{actorId}/runs (or a task's). The body and its
 // Content-Type become the run's INPUT record.
 func (s *Server) runActor(w http.ResponseWriter, r *http.Request) error {
 	q := queryOf(r)
@@ -117,15 +121,11 @@ func (s *Server) runActor(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.pathActor(r)
-	if err != nil {
-		return err
-	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
+	run, err := s.startFromPath(r, o, body, r.Header.Get("Content-Type"))
 	if err != nil {
 		return err
 	}
@@ -176,17 +176,14 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) error {
 // run-timeout-exceeded while it still runs, run-failed when it ended
 // otherwise.
 func (s *Server) runToSuccess(r *http.Request, o troupe.StartOptions) (*troupe.Run, error) {
-	a, err := s.pathActor(r)
-	if err != nil {
-		return nil, err
-	}
 	var body []byte
+	var err error
 	if r.Method == http.MethodPost {
 		if body, err = readBody(r); err != nil {
 			return nil, err
 		}
 	}
-	run, err := s.startRun(r, a, o, body, r.Header.Get("Content-Type"))
+	run, err := s.startFromPath(r, o, body, r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, err
 	}

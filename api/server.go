@@ -87,6 +87,12 @@ type Config struct {
 	ProxyConfigured bool
 }
 
+// The defaults of runs whose actor and request set no memory or timeout.
+const (
+	DefaultRunMemoryMbytes = 1024
+	DefaultRunTimeoutSecs  = 3600
+)
+
 // Server is the /v2 HTTP handler. Create it with New.
 type Server struct {
 	cfg   Config
@@ -120,10 +126,10 @@ func New(cfg Config) *Server {
 		cfg.SyncWait = 300 * time.Second
 	}
 	if cfg.DefaultMemoryMbytes <= 0 {
-		cfg.DefaultMemoryMbytes = 1024
+		cfg.DefaultMemoryMbytes = DefaultRunMemoryMbytes
 	}
 	if cfg.DefaultTimeoutSecs <= 0 {
-		cfg.DefaultTimeoutSecs = 3600
+		cfg.DefaultTimeoutSecs = DefaultRunTimeoutSecs
 	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout

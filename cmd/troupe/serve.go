@@ -29,6 +29,7 @@ import (
 	"github.com/troupehq/troupe/internal/bwrap"
 	"github.com/troupehq/troupe/internal/npmstart"
 	"github.com/troupehq/troupe/metrics"
+	"github.com/troupehq/troupe/scheduler"
 	"github.com/troupehq/troupe/webhook"
 )
 
@@ -225,6 +226,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err := bld.Start(ctx); err != nil {
 		return fmt.Errorf("recover builds: %w", err)
 	}
+	sched := scheduler.New(scheduler.Config{Store: db, Wake: ctrl.Wake, Logger: logger, UserID: userID,
+		Defaults: troupe.RunDefaults{TimeoutSecs: api.DefaultRunTimeoutSecs, MemoryMbytes: api.DefaultRunMemoryMbytes}})
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); sched.Run(schedCtx) }()
+	defer func() { stopSched(); <-schedDone }()
 	if o.examples {
 		if err := installExamples(ctx, db, bld, userID, username); err != nil {
 			logger.Error("install example actors", "err", err)
