@@ -81,6 +81,10 @@ type RunMeta struct {
 	Origin    string `json:"origin"`
 	ClientIP  string `json:"clientIp,omitempty"`
 	UserAgent string `json:"userAgent,omitempty"`
+	// ScheduleID and ScheduledAt name the schedule firing that started a
+	// run of origin SCHEDULER.
+	ScheduleID  string     `json:"scheduleId,omitempty"`
+	ScheduledAt *time.Time `json:"scheduledAt,omitempty"`
 }
 
 // RunStats are the counters and resource figures of a run.

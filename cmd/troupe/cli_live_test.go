@@ -49,12 +49,18 @@ type (
 
 func newLiveAPI(t *testing.T) *liveAPI {
 	t.Helper()
+	return newLiveAPIWith(t, func(troupe.Store) api.Controller { return nopController{} })
+}
+
+// newLiveAPIWith is newLiveAPI with the run controller ctrl makes.
+func newLiveAPIWith(t *testing.T, ctrl func(troupe.Store) api.Controller) *liveAPI {
+	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "troupe.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := api.New(api.Config{
-		Store: db, Controller: nopController{}, Builder: nopBuilder{}, Events: nopEvents{},
+		Store: db, Controller: ctrl(db), Builder: nopBuilder{}, Events: nopEvents{},
 		Token: liveToken, RunTokenSecret: troupe.RunTokenSecret(liveToken),
 		UserID: liveUserID, Username: liveUsername,
 	})

@@ -16,6 +16,8 @@ func addClientCommands(root *cobra.Command) {
 		newKVCmd(sf),
 		newActorsCmd(sf),
 		newWebhooksCmd(sf),
+		newTasksCmd(sf),
+		newSchedulesCmd(sf),
 	} {
 		sf.register(cmd)
 		explainErrors(cmd, sf)
