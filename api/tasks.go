@@ -26,6 +26,7 @@ func (s *Server) routeTasks() {
 	s.handle("GET "+t+"/input", s.getTaskInput)
 	s.handle("PUT "+t+"/input", s.putTaskInput)
 	s.handle("GET "+t+"/runs", s.listRuns)
+	s.handle("GET "+t+"/webhooks", s.listTaskWebhooks)
 	// Any run may start tasks, as it may start actors (see startRun).
 	s.handleGuarded("POST "+t+"/runs", allowLimited, s.runActor)
 	s.handleGuarded("GET "+t+"/run-sync", allowLimited, s.runSync)
@@ -310,4 +311,22 @@ func (s *Server) startFromPath(r *http.Request, o troupe.StartOptions, body []by
 		return nil, err
 	}
 	return s.startRun(r, a, t.Options.Under(o), input, ct, t.ID)
+}
+
+// listTaskWebhooks lists the webhooks whose condition names the task.
+func (s *Server) listTaskWebhooks(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.pathTask(r)
+	if err != nil {
+		return err
+	}
+	o, err := queryOf(r).listOptions()
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.ListWebhooks(r.Context(), troupe.WebhookFilter{ListOptions: o, ActorTaskID: t.ID})
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, newPage(o, total, list))
+	return nil
 }

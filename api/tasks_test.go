@@ -240,3 +240,22 @@ func TestTaskLimitedRun(t *testing.T) {
 	f.as("GET", "/v2/actor-tasks", nil).fails(t, 403, troupe.ErrInsufficientPermissions)
 	f.as("PUT", "/v2/actor-tasks/"+task.ID+"/input", []byte(`{}`)).fails(t, 403, troupe.ErrInsufficientPermissions)
 }
+
+func TestTaskWebhooks(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	a := b.actor("hooked", "")
+	var task apiTask
+	b.callJSON("POST", "/v2/actor-tasks", map[string]any{"actId": a.ID, "name": "hooked-task"}).ok(t, 201, &task)
+	var byTask, byActor troupe.Webhook
+	b.callJSON("POST", "/v2/webhooks", map[string]any{"eventTypes": []string{"ACTOR.RUN.SUCCEEDED"},
+		"condition": map[string]any{"actorTaskId": task.ID}, "requestUrl": "http://127.0.0.1:9/task"}).ok(t, 201, &byTask)
+	b.callJSON("POST", "/v2/webhooks", map[string]any{"eventTypes": []string{"ACTOR.RUN.SUCCEEDED"},
+		"condition": map[string]any{"actorId": a.ID}, "requestUrl": "http://127.0.0.1:9/actor"}).ok(t, 201, &byActor)
+	var list listPage[troupe.Webhook]
+	b.call("GET", "/v2/actor-tasks/~hooked-task/webhooks", nil).ok(t, 200, &list)
+	if list.Total != 1 || len(list.Items) != 1 || list.Items[0].ID != byTask.ID {
+		t.Fatalf("task webhooks = %+v, want only %s", list, byTask.ID)
+	}
+	b.call("GET", "/v2/actor-tasks/nope/webhooks", nil).fails(t, 404, troupe.ErrRecordNotFound)
+}
