@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { assertRunShape, newClient, startTroupe, troupeCLI, waitForLog } from './harness.mjs';
 
 const ACTORS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'actors');
-const ACTORS = ['sdk-basic', 'sdk-graceful', 'sdk-metamorph', 'sdk-target', 'sdk-reboot', 'sdk-call', 'crawler', 'sdk-proxy',
-    'sdk-webhook'];
+const ACTORS = ['sdk-basic', 'sdk-graceful', 'sdk-metamorph', 'sdk-target', 'sdk-reboot', 'sdk-call', 'sdk-call-task', 'crawler',
+    'sdk-proxy', 'sdk-webhook'];
 
 // A test waits for the builds it needs first; the builds install npm
 // packages from the registry, so the limit is generous.
@@ -290,6 +290,35 @@ describe('unmodified Apify SDK and Crawlee actors on troupe', { concurrency: tru
         assert.ok(child.startedAt >= run.startedAt && child.finishedAt <= run.finishedAt);
         // Actor.call() streamed the child's log into the caller's.
         assert.match(text, new RegExp(`sdk-basic runId:${child.id} -> .*Input: \\{"greeting":"from sdk-call","count":3\\}`));
+    });
+
+    it('sdk-call-task: Actor.callTask() runs a task of sdk-basic with its input merged and reads its results', LIMIT, async () => {
+        const { 'sdk-basic': basic } = await built('sdk-call-task', 'sdk-basic');
+        const task = await client.tasks().create({
+            actId: basic.id, name: 'basic-task', input: { greeting: 'from the task', count: 1 }, options: { memoryMbytes: 256 },
+        });
+        const input = { task: task.id, input: { count: 3 } };
+        const run = await client.actor('local/sdk-call-task').call(input, { log: null });
+        assertRunShape(run);
+        const text = await log(run.id);
+        assert.equal(run.status, 'SUCCEEDED', text);
+        assert.equal(run.statusMessage, `Called task ${task.id}`);
+
+        const { value: output } = await client.keyValueStore(run.defaultKeyValueStoreId).getRecord('OUTPUT');
+        assert.equal(output.status, 'SUCCEEDED');
+        assert.equal(output.actorTaskId, task.id);
+        assert.equal(output.itemCount, 4);
+        // The task's greeting, the caller's count.
+        assert.deepEqual(output.output, { greeting: 'from the task', pushed: 4, runId: output.runId, actorId: basic.id });
+
+        const child = await client.run(output.runId).get();
+        assertRunShape(child);
+        assert.equal(child.actorTaskId, task.id);
+        assert.equal(child.options.memoryMbytes, 256);
+        const last = await client.task(task.id).lastRun().get();
+        assert.equal(last.id, child.id);
+        const { items } = await client.task(task.id).runs().list();
+        assert.deepEqual(items.map((r) => r.id), [child.id]);
     });
 
     it('crawler: a CheerioCrawler crawls the whole test site through the run\'s request queue', LIMIT, async () => {
