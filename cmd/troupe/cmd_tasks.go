@@ -287,22 +287,3 @@ func newTasksRmCmd(sf *serverFlags) *cobra.Command {
 		},
 	}
 }
-
-// listFlags page a list command.
-type listFlags struct {
-	limit, offset int
-	desc          bool
-}
-
-func (f *listFlags) register(cmd *cobra.Command, what string) {
-	cmd.Flags().IntVar(&f.limit, "limit", 0, "list at most this many "+what+" (default: the server's, 1000)")
-	cmd.Flags().IntVar(&f.offset, "offset", 0, "skip this many "+what)
-	cmd.Flags().BoolVar(&f.desc, "desc", false, "newest first")
-}
-
-func (f *listFlags) options() (*client.ListOptions, error) {
-	if f.limit < 0 || f.offset < 0 {
-		return nil, fmt.Errorf("--limit and --offset must not be negative")
-	}
-	return &client.ListOptions{Offset: f.offset, Limit: f.limit, Desc: f.desc}, nil
-}
