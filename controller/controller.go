@@ -387,16 +387,36 @@ func (c *Controller) killAll() {
 
 // Stop stops controlling runs. With kill set it kills every process it runs
 // (their runs stay live in the store and are restarted by the next Start);
-// otherwise processes are left to die with the server.
+// otherwise processes are left to die with the server. After Migrate, Stop
+// with kill waits until the processes are gone and then gives up this
+// instance's lease, so that other replicas take its runs over at their next
+// scan instead of after the lease.
 func (c *Controller) Stop(kill bool) {
 	c.mu.Lock()
 	c.closed, c.stopping = true, kill
+	migrating := c.migrating
+	procs := make([]troupe.Process, 0, len(c.runners))
+	for _, r := range c.runners {
+		if p, _ := r.getShared(); p != nil {
+			procs = append(procs, p)
+		}
+	}
 	c.mu.Unlock()
 	if kill {
 		c.killAll()
 	}
 	c.cancel()
 	c.wg.Wait()
+	if !kill || !migrating {
+		return
+	}
+	for _, p := range procs {
+		<-p.Done()
+	}
+	// A heartbeat at the zero time reads as long dead.
+	if err := c.cfg.Store.Heartbeat(context.Background(), c.cfg.Instance, time.Unix(0, 0).UTC()); err != nil {
+		c.log.Warn("give up the lease", "err", err)
+	}
 }
 
 // Wake tells the controller that the run's desired state may have changed.

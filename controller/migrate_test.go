@@ -126,3 +126,25 @@ func TestMigrateReboot(t *testing.T) {
 		t.Errorf("restarted run: %s, migrationCount %d, rebootCount %d", got.Status, got.Stats.MigrationCount, got.Stats.RebootCount)
 	}
 }
+
+// After a migration another replica takes the runs over at its next scan,
+// not only after the lease.
+func TestMigrateToReplica(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newController("a", b.store, b.exec)
+	must(t, a.Start(t.Context()))
+	r, p1 := b.startRun(a)
+	b.controller("b")
+	a.Migrate(0)
+	a.Stop(true)
+	controllertest.Receive(t, p1.Killed(), "a's process to be killed")
+	// b's heartbeat ticker (a's is gone): one interval, well within the lease.
+	must(t, b.clock.BlockUntilContext(t.Context(), 1))
+	b.clock.Advance(heartbeat)
+	p2 := b.nextProcess()
+	got := b.waitRun(r.ID, "b's process", func(r *troupe.Run) bool { return r.Control.PID == p2.PID() })
+	if got.Control.Owner != "b" || got.Stats.MigrationCount != 1 || got.Status != troupe.StatusRunning {
+		t.Errorf("taken over run: owner %q, migrationCount %d, %s", got.Control.Owner, got.Stats.MigrationCount, got.Status)
+	}
+}
