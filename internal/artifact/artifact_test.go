@@ -25,7 +25,7 @@ type entry struct {
 }
 
 // archive is a gzip-compressed tar of entries, written as given.
-func archive(t *testing.T, entries ...entry) []byte {
+func archive(t testing.TB, entries ...entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
