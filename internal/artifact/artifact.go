@@ -31,14 +31,18 @@ const (
 // than file, folder or symbolic link, a limit exceeded).
 var ErrRefused = errors.New("archive refused")
 
-// Pack writes the folder dir as a gzip-compressed tar to w: its folders,
+// Pack writes the folder dir as a gzip-compressed tar (at gzip's fastest
+// level: a build waits for it) to w: its folders,
 // regular files (with their permission bits) and symbolic links (as they
 // are), in lexical order, with no times or owners, so that the same files
 // give the same archive. Other kinds of files are skipped.
 func Pack(dir string, w io.Writer) error {
-	zw := gzip.NewWriter(w)
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
 	tw := tar.NewWriter(zw)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
