@@ -217,7 +217,15 @@ func (s *Server) updateTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if f.ActID != nil && *f.ActID != t.ActID {
-		return troupe.Errorf(troupe.ErrInvalidValue, "The actor of a task cannot change.")
+		// A client that sends the whole task back names the same actor,
+		// perhaps by name.
+		a, err := s.actorByRef(r.Context(), *f.ActID)
+		if err != nil && !troupe.IsNotFound(err) {
+			return err
+		}
+		if a == nil || a.ID != t.ActID {
+			return troupe.Errorf(troupe.ErrInvalidValue, "The actor of a task cannot change.")
+		}
 	}
 	t, err = s.store.UpdateTask(r.Context(), t.ID, f.apply)
 	if err != nil {

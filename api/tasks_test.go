@@ -83,6 +83,10 @@ func TestTaskCRUD(t *testing.T) {
 		b.callJSON("PUT", "/v2/actor-tasks/"+task.ID, map[string]any{"options": map[string]any{"memoryMbytes": 100}}).
 			fails(t, 400, troupe.ErrInvalidValue)
 		b.callJSON("PUT", "/v2/actor-tasks/"+task.ID, map[string]any{"name": "bad name"}).fails(t, 400, troupe.ErrInvalidValue)
+		// The same actor by name is no change; another actor is refused.
+		b.callJSON("PUT", "/v2/actor-tasks/"+task.ID, map[string]any{"actId": username + "~scraper"}).ok(t, 200, nil)
+		other := b.createActor("other")
+		b.callJSON("PUT", "/v2/actor-tasks/"+task.ID, map[string]any{"actId": other.ID}).fails(t, 400, troupe.ErrInvalidValue)
 	})
 	t.Run("Errors", func(t *testing.T) {
 		b.callJSON("POST", "/v2/actor-tasks", map[string]any{"name": "x"}).fails(t, 400, troupe.ErrInvalidValue)
