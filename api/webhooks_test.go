@@ -130,3 +130,35 @@ func TestWebhookFromRun(t *testing.T) {
 	b.asRun(tok, "POST", "/v2/webhooks", []byte(strings.ReplaceAll(body, `"once"`, `"one-too-many"`)),
 		"Content-Type", "application/json").fails(t, 400, troupe.ErrInvalidInput)
 }
+
+// TestWebhookTaskCondition: a run of a task triggers the webhooks of the
+// task and of its actor; a run of the actor alone only the actor's.
+func TestWebhookTaskCondition(t *testing.T) {
+	b := setup(t, false)
+	a := b.actor("tasked", "")
+	var task struct {
+		ID string `json:"id"`
+	}
+	b.callJSON("POST", "/v2/actor-tasks", map[string]any{"actId": a.ID, "name": "tasked-task"}).ok(t, 201, &task)
+	var byTask, byActor troupe.Webhook
+	for _, h := range []struct {
+		w    *troupe.Webhook
+		cond map[string]any
+	}{{&byTask, map[string]any{"actorTaskId": task.ID}}, {&byActor, map[string]any{"actorId": a.ID}}} {
+		b.callJSON("POST", "/v2/webhooks", map[string]any{"eventTypes": []string{"ACTOR.RUN.SUCCEEDED"},
+			"condition": h.cond, "requestUrl": "http://127.0.0.1:9/"}).ok(t, 201, h.w)
+	}
+	var run troupe.Run
+	b.call("POST", "/v2/actor-tasks/"+task.ID+"/runs", nil).ok(t, 201, &run)
+	b.finish(run.ID, 0)
+	b.finish(b.start(a.ID, "", nil, "").ID, 0)
+	var ds listPage[troupe.WebhookDispatch]
+	b.call("GET", "/v2/webhooks/"+byTask.ID+"/dispatches", nil).ok(t, 200, &ds)
+	if ds.Total != 1 || ds.Items[0].EventData["actorTaskId"] != task.ID || ds.Items[0].EventData["actorRunId"] != run.ID {
+		t.Fatalf("task webhook dispatches: %+v", ds)
+	}
+	b.call("GET", "/v2/webhooks/"+byActor.ID+"/dispatches", nil).ok(t, 200, &ds)
+	if ds.Total != 2 {
+		t.Fatalf("actor webhook dispatches: %d, want 2", ds.Total)
+	}
+}
