@@ -20,16 +20,16 @@ const actorColumns = `a.data,
 
 // scanActor decodes a row of actorColumns. Stats are computed from the runs
 // and builds the store holds, not taken from what was written.
-func scanActor(row scanner) (*troupe.Actor, error) {
+func (s *Store) scanActor(row scanner) (*troupe.Actor, error) {
 	var data []byte
 	var runs, builds int
 	var last NullTime
 	if err := row.Scan(&data, &runs, &builds, &last); err != nil {
 		return nil, err
 	}
-	a := new(troupe.Actor)
-	if err := json.Unmarshal(data, a); err != nil {
-		return nil, fmt.Errorf("decode actor: %w", err)
+	a, err := s.actors.decode(data)
+	if err != nil {
+		return nil, err
 	}
 	a.Stats.TotalRuns = runs
 	a.Stats.TotalBuilds = builds
@@ -113,13 +113,13 @@ func (s *Store) CreateActor(ctx context.Context, a *troupe.Actor) error {
 
 // GetActor implements troupe.ActorStore.
 func (s *Store) GetActor(ctx context.Context, id string) (*troupe.Actor, error) {
-	a, err := scanActor(s.reader().QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`, id))
+	a, err := s.scanActor(s.reader().QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`, id))
 	return a, s.notFound(err, "Actor")
 }
 
 // GetActorByName implements troupe.ActorStore.
 func (s *Store) GetActorByName(ctx context.Context, username, name string) (*troupe.Actor, error) {
-	a, err := scanActor(s.reader().QueryRow(ctx,
+	a, err := s.scanActor(s.reader().QueryRow(ctx,
 		`SELECT `+actorColumns+` FROM actors a WHERE a.username = ? AND a.name = ?`, username, name))
 	return a, s.notFound(err, "Actor")
 }
@@ -141,7 +141,7 @@ func (s *Store) ListActors(ctx context.Context, o troupe.ListOptions) ([]*troupe
 		}
 		defer rows.Close()
 		for rows.Next() {
-			a, err := scanActor(rows)
+			a, err := s.scanActor(rows)
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func (s *Store) ListActors(ctx context.Context, o troupe.ListOptions) ([]*troupe
 func (s *Store) UpdateActor(ctx context.Context, id string, fn func(a *troupe.Actor) error) (*troupe.Actor, error) {
 	var out *troupe.Actor
 	err := s.write(ctx, func(c conn, _ *sql.Tx) error {
-		a, err := scanActor(c.QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`+s.forUpdate("a"), id))
+		a, err := s.scanActor(c.QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`+s.forUpdate("a"), id))
 		if err != nil {
 			return s.notFound(err, "Actor")
 		}

@@ -95,6 +95,8 @@ type Store struct {
 	d   Driver
 	dl  *Dialect
 	now func() time.Time
+	// actors keeps decoded actors (see actorCache).
+	actors *actorCache
 }
 
 // New returns the core over d; now is the clock it stamps times with.
@@ -103,7 +105,7 @@ func New(d Driver, now func() time.Time) *Store {
 	if dl.Rebind == nil {
 		dl.Rebind = func(q string) string { return q }
 	}
-	return &Store{d: d, dl: dl, now: now}
+	return &Store{d: d, dl: dl, now: now, actors: &actorCache{}}
 }
 
 // Now returns the store's clock reading.
