@@ -41,6 +41,9 @@ var storeOps = []string{
 	"UpdateStorage",
 	"ClaimDispatches", "CreateWebhook", "DeleteWebhook", "FinishCall", "GetDispatch", "GetWebhook",
 	"ListDispatches", "ListWebhooks", "NextDispatchAt", "TestWebhook", "UpdateWebhook",
+	"CreateTask", "GetTask", "GetTaskByName", "ListTasks", "UpdateTask", "DeleteTask",
+	"CreateSchedule", "GetSchedule", "GetScheduleByName", "ListSchedules", "DueSchedules", "UpdateSchedule",
+	"DeleteSchedule", "FireSchedule", "ScheduleLog",
 }
 
 type op struct {
