@@ -320,6 +320,45 @@ function startForm(f) {
     });
 }
 
+// Tasks, schedules and webhooks: create, run, enable, test, delete.
+function boxData(sel, key) { const el = $(sel); return el ? el.dataset[key] : ''; }
+const automationOps = {
+    'task-create': async (f) => {
+        const input = JSON.parse(checkJSON(f.input.value || '{}', 'Input'));
+        const t = await api('POST', '/actor-tasks', JSON.stringify({ actId: f.actId.value, name: f.name.value, input }));
+        location.assign('/tasks/' + t.id);
+    },
+    'task-run': async () => {
+        const run = await api('POST', '/actor-tasks/' + boxData('#task', 'task') + '/runs');
+        location.assign('/runs/' + run.id);
+    },
+    'task-delete': async () => { await api('DELETE', '/actor-tasks/' + boxData('#task', 'task')); location.assign('/tasks'); },
+    'schedule-create': async (f) => {
+        const action = { type: f.type.value };
+        if (action.type === 'RUN_ACTOR_TASK') action.actorTaskId = f.taskId.value; else action.actorId = f.actorId.value;
+        const body = { cronExpression: f.cron.value, timezone: f.timezone.value, isEnabled: f.enabled.checked, actions: [action] };
+        if (f.name.value) body.name = f.name.value;
+        const s = await api('POST', '/schedules', JSON.stringify(body));
+        location.assign('/schedules/' + s.id);
+    },
+    'schedule-enable': async (_, el) => {
+        await api('PUT', '/schedules/' + boxData('#schedule', 'schedule'), JSON.stringify({ isEnabled: el.dataset.enabled === 'true' }));
+        location.reload();
+    },
+    'schedule-delete': async () => { await api('DELETE', '/schedules/' + boxData('#schedule', 'schedule')); location.assign('/schedules'); },
+    'webhook-create': async (f) => {
+        const eventTypes = $$('input[name=eventTypes]:checked', f).map((el) => el.value);
+        const condition = {};
+        if (f.taskId.value) condition.actorTaskId = f.taskId.value; else if (f.actorId.value) condition.actorId = f.actorId.value;
+        const body = { eventTypes, condition, requestUrl: f.requestUrl.value };
+        if (f.payloadTemplate.value) body.payloadTemplate = f.payloadTemplate.value;
+        const w = await api('POST', '/webhooks', JSON.stringify(body));
+        location.assign('/webhooks/' + w.id);
+    },
+    'webhook-test': async () => { await api('POST', '/webhooks/' + boxData('#webhook', 'webhook') + '/test'); location.reload(); },
+    'webhook-delete': async () => { await api('DELETE', '/webhooks/' + boxData('#webhook', 'webhook')); location.assign('/webhooks'); },
+};
+
 document.addEventListener('DOMContentLoaded', () => {
     const back = $('[data-back]');
     if (back) back.addEventListener('click', (ev) => { ev.preventDefault(); history.back(); });
@@ -332,5 +371,6 @@ document.addEventListener('DOMContentLoaded', () => {
     if ($('#build') || $('#versions')) bindOps(buildOps);
     const start = $('#start-form');
     if (start) startForm(start);
+    if ($('#task-form') || $('#task') || $('#schedule-form') || $('#schedule') || $('#webhook-form') || $('#webhook')) bindOps(automationOps);
     setInterval(tickDurations, 1000);
 });
