@@ -301,6 +301,40 @@ func TestConsole(t *testing.T) {
 	u.open("/builds/"+b.ID, "#build")
 	u.wait("the build log", `document.querySelector('#log-state').textContent === 'end of log'`)
 	u.open("/request-queues/"+live.DefaultRequestQueueID, "#requests")
+
+	// A task created from its page runs, and its run page shows the
+	// task's input at work; a schedule and a webhook of the task are made
+	// from their pages.
+	taskName := "console-task-" + strings.ToLower(troupe.NewID()[:6])
+	u.open("/tasks?actor="+a.ID, "#task-form")
+	u.do(chromedp.SetValue(chromedp.CSS(`#task-form [name=name]`), taskName),
+		chromedp.SetValue(chromedp.CSS(`#task-form [name=input]`), `{"greeting": "from a task", "ticks": 1}`),
+		chromedp.Click(chromedp.CSS("#task-form button")), chromedp.WaitVisible(chromedp.CSS("#task-run")))
+	taskID := u.eval(`document.querySelector('#task').dataset.task`)
+	u.do(chromedp.Click(chromedp.CSS("#task-run")), chromedp.WaitVisible(chromedp.CSS("#run")))
+	u.wait("the task's run log", `document.querySelector('#log').textContent.includes('greeting: from a task')`)
+	taskRun := u.eval(`document.querySelector('#run').dataset.run`)
+	if run, err := s.c.Run(taskRun).Get(ctx); err != nil || run.ActorTaskID == nil || *run.ActorTaskID != taskID {
+		t.Fatalf("the run the task's Run button started: %+v, %v (task %s)", run, err, taskID)
+	}
+	u.do(chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.CSS("#task")))
+	u.open("/tasks", "#tasks")
+	u.shot("tasks")
+	u.open("/schedules", "#schedule-form")
+	u.do(chromedp.SetValue(chromedp.CSS(`#schedule-form [name=type]`), "RUN_ACTOR_TASK"),
+		chromedp.SetValue(chromedp.CSS(`#schedule-form [name=taskId]`), taskID),
+		chromedp.SetValue(chromedp.CSS(`#schedule-form [name=timezone]`), "Europe/Prague"),
+		chromedp.Click(chromedp.CSS(`#schedule-form [name=enabled]`)),
+		chromedp.Click(chromedp.CSS("#schedule-form button")), chromedp.WaitVisible(chromedp.CSS("#schedule-actions")))
+	u.open("/schedules", "#schedules")
+	u.shot("schedules")
+	u.open("/webhooks", "#webhook-form")
+	u.do(chromedp.Click(chromedp.CSS(`#webhook-form [value="ACTOR.RUN.SUCCEEDED"]`)),
+		chromedp.SetValue(chromedp.CSS(`#webhook-form [name=taskId]`), taskID),
+		chromedp.SetValue(chromedp.CSS(`#webhook-form [name=requestUrl]`), "http://127.0.0.1:9/hook"),
+		chromedp.Click(chromedp.CSS("#webhook-form button")), chromedp.WaitVisible(chromedp.CSS("#webhook-test")))
+	u.open("/webhooks", "#webhooks")
+	u.shot("webhooks")
 	u.open("/runs/no-such-run", "#page-error")
 	if got := u.text("#page-error"); !strings.Contains(got, "There is no run no-such-run") {
 		t.Fatalf("error page: %q", got)
