@@ -203,3 +203,39 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestActionError: an action that cannot start (its task is gone) is
+// logged as an ERROR, and the schedule still moves on to its next time.
+func TestActionError(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	clock := clockwork.NewFakeClockAt(t0)
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "troupe.db"), sqlite.WithClock(clock.Now))
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	due := minute(0)
+	sc := &troupe.Schedule{ID: troupe.NewID(), UserID: "u1", Username: "alice", Name: "broken",
+		CronExpression: "@hourly", Timezone: "UTC", IsEnabled: true, NextRunAt: &due,
+		Actions: []troupe.ScheduleAction{{ID: "a1", Type: troupe.ActionRunActorTask, ActorTaskID: "gone"}}}
+	must(t, st.CreateSchedule(ctx, sc))
+
+	wait, err := scheduler.New(scheduler.Config{Store: st, Clock: clock}).FireDue(ctx)
+	must(t, err)
+	next := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	if wait != next.Sub(t0) {
+		t.Fatalf("FireDue waits %v, want %v (until 01:00)", wait, next.Sub(t0))
+	}
+	got, err := st.GetSchedule(ctx, sc.ID)
+	must(t, err)
+	if !got.NextRunAt.Equal(next) || !got.LastRunAt.Equal(t0) {
+		t.Fatalf("nextRunAt %v, lastRunAt %v; want %v, %v", got.NextRunAt, got.LastRunAt, next, t0)
+	}
+	log, err := st.ScheduleLog(ctx, sc.ID)
+	must(t, err)
+	if len(log) != 2 || log[1].Level != "ERROR" || log[1].Message != `Cannot start Actor task "gone": Actor task was not found` {
+		t.Fatalf("schedule log = %+v", log)
+	}
+	if runs, _, err := st.ListRuns(ctx, troupe.RunFilter{}); err != nil || len(runs) != 0 {
+		t.Fatalf("runs after a failed action: %d (%v)", len(runs), err)
+	}
+}
