@@ -392,7 +392,7 @@ type WebhookStore interface {
 	// not yet delivered are still delivered. record-not-found.
 	DeleteWebhook(ctx context.Context, id string) error
 	// TestWebhook enqueues a TEST dispatch of the webhook, resource the
-	// example resource. record-not-found.
+	// example resource (a *Run gives eventData its ids). record-not-found.
 	TestWebhook(ctx context.Context, id string, resource any) (*WebhookDispatch, error)
 	// GetDispatch returns a dispatch. record-not-found.
 	GetDispatch(ctx context.Context, id string) (*WebhookDispatch, error)

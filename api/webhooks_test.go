@@ -51,7 +51,7 @@ func TestWebhookCRUD(t *testing.T) {
 	var d troupe.WebhookDispatch
 	b.call("GET", "/v2/webhook-dispatches/"+ds.Items[0].ID, nil).ok(t, 200, &d)
 	b.call("POST", "/v2/webhooks/"+w.ID+"/test", nil).ok(t, http.StatusCreated, &d)
-	if d.EventType != troupe.EventTest || d.WebhookID != w.ID {
+	if d.EventType != troupe.EventTest || d.WebhookID != w.ID || d.EventData["actorRunId"] != run.ID {
 		t.Fatalf("test dispatch: %+v", d)
 	}
 	b.call("GET", "/v2/webhook-dispatches", nil).ok(t, 200, &ds)

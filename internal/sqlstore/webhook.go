@@ -301,6 +301,9 @@ func (s *Store) TestWebhook(ctx context.Context, id string, resource any) (*trou
 		}
 		ev := troupe.WebhookEvent{Type: troupe.EventTest, UserID: w.UserID, CreatedAt: s.now(),
 			Data: map[string]any{}, Resource: resource}
+		if run, ok := resource.(*troupe.Run); ok { // eventData names the example run
+			ev.Data = troupe.NewRunEvent(troupe.EventTest, run, ev.CreatedAt).Data
+		}
 		d = troupe.NewDispatch(w, ev)
 		if err := s.insertDispatch(ctx, c, d); err != nil {
 			return err
