@@ -147,6 +147,8 @@ type webhooksData struct {
 	Actors     []actorRef
 	Tasks      []*troupe.Task
 	EventTypes []string
+	// Names are the names of actors and tasks by id.
+	Names map[string]string
 }
 
 // webhookEventTypes are the event types the create form offers.
@@ -160,7 +162,7 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	actors, _, err := c.actorNames(ctx)
+	actors, actorNames, err := c.actorNames(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,14 +170,23 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	names := make(map[string]string, len(actorNames)+len(tasks))
+	for id, n := range actorNames {
+		names[id] = n
+	}
+	for _, t := range tasks {
+		names[t.ID] = t.Name
+	}
 	return c.render(w, r, http.StatusOK, "webhooks", "Webhooks", "webhooks",
-		webhooksData{Webhooks: list, Total: total, Actors: actors, Tasks: tasks, EventTypes: webhookEventTypes})
+		webhooksData{Webhooks: list, Total: total, Actors: actors, Tasks: tasks, EventTypes: webhookEventTypes, Names: names})
 }
 
 type webhookData struct {
 	Webhook    *troupe.Webhook
 	Dispatches []*troupe.WebhookDispatch
 	Total      int
+	// Target is the name of the actor or task of the condition.
+	Target string
 }
 
 // webhookPage shows a webhook and its dispatches, newest first, each with
@@ -193,8 +204,16 @@ func (c *Console) webhookPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return c.render(w, r, http.StatusOK, "webhook", "Webhook "+wh.RequestURL, "webhooks",
-		webhookData{Webhook: wh, Dispatches: ds, Total: total})
+	d := webhookData{Webhook: wh, Dispatches: ds, Total: total}
+	if id := wh.Condition.ActorID; id != nil {
+		d.Target = c.actorName(ctx, *id)
+	} else if id := wh.Condition.ActorTaskID; id != nil {
+		d.Target = *id
+		if t, err := c.store.GetTask(ctx, *id); err == nil {
+			d.Target = t.Name
+		}
+	}
+	return c.render(w, r, http.StatusOK, "webhook", "Webhook "+wh.RequestURL, "webhooks", d)
 }
 
 // actorName returns the name of the actor id, or the id when it is gone.

@@ -70,6 +70,11 @@ func TestTaskPages(t *testing.T) {
 	e.page("/tasks/"+task.ID, http.StatusOK, `data-task="`+task.ID+`"`, "&#34;who&#34;: &#34;world&#34;",
 		`<a href="/runs/`+run.ID+`">`, `data-op="task-run"`, `data-confirm="Delete task daily-greet?`)
 	e.page("/tasks/nope", http.StatusNotFound, "There is no task nope.")
+	// Deleted as the page's Delete button does: the task is gone, its run kept.
+	e.call("DELETE", "/actor-tasks/"+task.ID, "", nil)
+	e.page("/tasks/"+task.ID, http.StatusNotFound, "There is no task "+task.ID+".")
+	e.page("/tasks", http.StatusOK, "No tasks yet")
+	e.page("/runs/"+run.ID, http.StatusOK, run.ID)
 }
 
 // TestSchedulePages creates a schedule of a task as the schedules page
@@ -105,8 +110,8 @@ func TestWebhookPages(t *testing.T) {
 	e.page("/webhooks", http.StatusOK, "No webhooks yet", `value="ACTOR.RUN.SUCCEEDED"`)
 	var w struct{ ID string }
 	e.call("POST", "/webhooks", `{"eventTypes":["ACTOR.RUN.SUCCEEDED"],"condition":{"actorId":"act1"},"requestUrl":"http://127.0.0.1:9/hook"}`, &w)
-	e.page("/webhooks", http.StatusOK, `<a href="/webhooks/`+w.ID+`">http://127.0.0.1:9/hook</a>`, "actor act1")
-	e.page("/webhooks/"+w.ID, http.StatusOK, "No dispatches yet", `data-op="webhook-test"`)
+	e.page("/webhooks", http.StatusOK, `<a href="/webhooks/`+w.ID+`">http://127.0.0.1:9/hook</a>`, `actor <a href="/actors/act1">greeter</a>`)
+	e.page("/webhooks/"+w.ID, http.StatusOK, "No dispatches yet", `data-op="webhook-test"`, `<a href="/actors/act1">greeter</a>`)
 	e.call("POST", "/webhooks/"+w.ID+"/test", "", nil)
 	e.page("/webhooks/"+w.ID, http.StatusOK, "<td>TEST</td>", "Dispatches <small>1</small>")
 	e.page("/webhooks/nope", http.StatusNotFound, "There is no webhook nope.")

@@ -333,6 +333,8 @@ func TestConsole(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#webhook-form [name=taskId]`), taskID),
 		chromedp.SetValue(chromedp.CSS(`#webhook-form [name=requestUrl]`), "http://127.0.0.1:9/hook"),
 		chromedp.Click(chromedp.CSS("#webhook-form button")), chromedp.WaitVisible(chromedp.CSS("#webhook-test")))
+	u.do(chromedp.Click(chromedp.CSS("#webhook-test")))
+	u.wait("the test dispatch", `Array.from(document.querySelectorAll('#dispatches td')).some(td => td.textContent === 'TEST')`)
 	u.open("/webhooks", "#webhooks")
 	u.shot("webhooks")
 	u.open("/runs/no-such-run", "#page-error")
