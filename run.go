@@ -40,7 +40,7 @@ type Run struct {
 	DefaultDatasetID          string             `json:"defaultDatasetId"`
 	DefaultRequestQueueID     string             `json:"defaultRequestQueueId"`
 	StorageIDs                StorageIDs         `json:"storageIds"`
-	ContainerURL              string             `json:"containerUrl"`
+	ContainerURL              string             `json:"containerUrl,omitempty"`
 	IsContainerServerReady    bool               `json:"isContainerServerReady"`
 	GitBranchName             *string            `json:"gitBranchName"`
 	Usage                     map[string]float64 `json:"usage"`

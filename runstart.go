@@ -130,7 +130,7 @@ func NewRun(p NewRunParams) (*Run, *Record, error) {
 		DefaultRequestQueueID:     NewID(),
 		Usage:                     map[string]float64{},
 		UsageUsd:                  map[string]float64{},
-		PricingInfo:               map[string]any{"pricingModel": "FREE"},
+		PricingInfo:               FreePricing(p.Now),
 		ChargedEventCounts:        map[string]int{},
 		Metamorphs:                []Metamorph{},
 		PlatformUsageBillingModel: "USER",
@@ -290,4 +290,11 @@ func mergeDefaults(objText []byte, obj map[string]json.RawMessage, defaults []sc
 	out = append(out, objText[:end]...)
 	out = append(out, add.Bytes()...)
 	return append(out, objText[end:]...)
+}
+
+// FreePricing is the pricing of every run on troupe: free, with no
+// margin, in effect since the run started.
+func FreePricing(started time.Time) map[string]any {
+	return map[string]any{"pricingModel": "FREE", "apifyMarginPercentage": 0,
+		"createdAt": started, "startedAt": started}
 }

@@ -36,7 +36,21 @@ type Storage struct {
 	HandledRequestCount *int64 `json:"handledRequestCount,omitempty"`
 	PendingRequestCount *int64 `json:"pendingRequestCount,omitempty"`
 	HadMultipleClients  *bool  `json:"hadMultipleClients,omitempty"`
+
+	// ConsoleURL is where a person sees the storage: troupe has no page of
+	// its own for it, so the API answers the storage's API URL for
+	// datasets and request queues (the API requires one) and leaves it out
+	// for key-value stores.
+	ConsoleURL string `json:"consoleUrl,omitempty"`
+
+	// Stats holds the storage's operation and size counters. troupe meters
+	// none of them, so the API answers an empty object (clients read it).
+	Stats *StorageStats `json:"stats,omitempty"`
 }
+
+// StorageStats are a storage's counters (readCount, storageBytes...);
+// troupe keeps none, so it is always empty.
+type StorageStats struct{}
 
 // Record is a value in a key-value store, kept with its content type and
 // encoding exactly as it was written.

@@ -62,6 +62,10 @@ type ActorStore interface {
 	ListBuilds(ctx context.Context, actorID string, o ListOptions) ([]*Build, int, error)
 	// UpdateBuild changes a build in one transaction. record-not-found.
 	UpdateBuild(ctx context.Context, id string, fn func(b *Build) error) (*Build, error)
+	// DeleteBuild deletes a finished build and its log: one that has not
+	// finished is deleting-unfinished-build, one a tag of its actor points
+	// at is deleting-default-build. record-not-found.
+	DeleteBuild(ctx context.Context, id string) error
 }
 
 // RunStore keeps runs. Every status change goes through UpdateRun, which is a

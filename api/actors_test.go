@@ -127,7 +127,7 @@ func TestVersions(t *testing.T) {
 		if v.EnvVars[0].Value != "" {
 			t.Error("a secret value was shown")
 		}
-		b.callJSON("POST", base, map[string]any{"versionNumber": "1.2"}).fails(t, 409, "conflict")
+		b.callJSON("POST", base, map[string]any{"versionNumber": "1.2"}).fails(t, 409, "version-already-exists")
 		b.callJSON("POST", base, map[string]any{}).fails(t, 400, "parameter-required")
 		b.callJSON("POST", base, map[string]any{"versionNumber": "1.2.3"}).fails(t, 400, "invalid-value")
 		b.callJSON("POST", base, map[string]any{"versionNumber": "2.0", "sourceType": "GIT_REPO"}).fails(t, 400, "invalid-value")

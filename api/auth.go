@@ -48,6 +48,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // handleGuarded registers h under pattern behind token authentication; a
 // limited run's request reaches h only when g lets it through.
 func (s *Server) handleGuarded(pattern string, g guard, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r, s.now())
 		if err != nil {

@@ -48,3 +48,17 @@ func (s *Server) abortBuild(w http.ResponseWriter, r *http.Request) error {
 	writeData(w, http.StatusOK, buildView(b))
 	return nil
 }
+
+// deleteBuild deletes a finished build that no tag of its actor points at
+// (Store.DeleteBuild), and answers 204. Runs of the build keep running.
+func (s *Server) deleteBuild(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("buildId")
+	if err := s.store.DeleteBuild(r.Context(), id); err != nil {
+		if troupe.IsNotFound(err) {
+			return notFound("Build", id)
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -32,12 +32,33 @@ type buildShort struct {
 	UsageTotal   float64        `json:"usageTotalUsd"`
 }
 
-func buildView(b *troupe.Build) *troupe.Build {
+func buildView(b *troupe.Build) *buildJSON {
 	v := *b
 	if v.Usage == nil {
 		v.Usage = map[string]any{}
 	}
-	return &v
+	out := &buildJSON{Build: &v, ActVersion: buildVersion{VersionNumber: v.ActorVersion, BuildTag: v.Tag}}
+	if len(v.InputSchema) > 0 {
+		s := string(v.InputSchema)
+		out.InputSchema = &s
+	}
+	return out
+}
+
+// buildJSON is a build as the API answers it: the stored build, with the
+// version it was built from as an object and its input schema as a JSON
+// string (as the API defines both).
+type buildJSON struct {
+	*troupe.Build
+	ActVersion  buildVersion `json:"actVersion"`
+	InputSchema *string      `json:"inputSchema,omitempty"`
+}
+
+// buildVersion is what a build tells of the actor version it was built
+// from.
+type buildVersion struct {
+	VersionNumber string `json:"versionNumber"`
+	BuildTag      string `json:"buildTag,omitempty"`
 }
 
 // taggedOrNumbered finds an actor's build by tag or build number. ok is

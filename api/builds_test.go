@@ -20,11 +20,11 @@ func TestBuilds(t *testing.T) {
 		b.call("POST", "/v2/actors/nope/builds?version=0.0", nil).fails(t, 404, "record-not-found")
 	})
 
-	var bd troupe.Build
+	var bd apiBuild
 	t.Run("Create", func(t *testing.T) {
 		r := b.call("POST", "/v2/acts/~builds/builds?version=0.0&tag=beta&useCache=1", nil)
 		r.ok(t, http.StatusCreated, &bd)
-		if bd.Status != troupe.StatusReady || bd.ActID != a.ID || bd.BuildNumber != "0.0.1" || bd.ActorVersion != "0.0" || !bd.Options.UseCache {
+		if bd.Status != troupe.StatusReady || bd.ActID != a.ID || bd.BuildNumber != "0.0.1" || bd.ActVersion.VersionNumber != "0.0" || !bd.Options.UseCache {
 			t.Errorf("build = %+v", bd)
 		}
 		if got := b.builder.enqueued(); len(got) != 1 || got[0] != bd.ID {
@@ -42,7 +42,7 @@ func TestBuilds(t *testing.T) {
 		}
 	})
 	t.Run("GetAndWait", func(t *testing.T) {
-		var got troupe.Build
+		var got apiBuild
 		b.call("GET", "/v2/actor-builds/"+bd.ID, nil).ok(t, 200, &got)
 		if got.ID != bd.ID || got.Status != troupe.StatusReady {
 			t.Errorf("build = %+v", got)
@@ -63,7 +63,7 @@ func TestBuilds(t *testing.T) {
 		b.call("GET", "/v2/actor-builds/nope", nil).fails(t, 404, "record-not-found")
 	})
 	t.Run("List", func(t *testing.T) {
-		var p listPage[troupe.Build]
+		var p listPage[apiBuild]
 		b.call("GET", "/v2/actors/"+a.ID+"/builds", nil).ok(t, 200, &p)
 		if p.Total != 1 || p.Items[0].ID != bd.ID || p.Items[0].Status != troupe.StatusSucceeded {
 			t.Errorf("builds = %+v", p)
@@ -72,7 +72,7 @@ func TestBuilds(t *testing.T) {
 	t.Run("Default", func(t *testing.T) {
 		b.call("GET", "/v2/actors/"+a.ID+"/builds/default", nil).fails(t, 404, "record-not-found")
 		latest := b.buildActor(a, "")
-		var got troupe.Build
+		var got apiBuild
 		b.call("GET", "/v2/acts/"+a.ID+"/builds/default", nil).ok(t, 200, &got)
 		if got.ID != latest.ID {
 			t.Errorf("default build = %s, want %s", got.ID, latest.ID)
@@ -96,7 +96,7 @@ func TestBuildTimeoutParam(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	a := b.createActor("timed")
-	var bd troupe.Build
+	var bd apiBuild
 	b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0&timeout=120", nil).ok(t, http.StatusCreated, &bd)
 	if bd.Options.TimeoutSecs != 120 {
 		t.Errorf("options.timeoutSecs = %d, want 120", bd.Options.TimeoutSecs)
@@ -114,15 +114,15 @@ func TestAbortBuild(t *testing.T) {
 	b := setup(t, false)
 	a := b.createActor("aborted")
 	ctx := context.Background()
-	newBuild := func() troupe.Build {
-		var bd troupe.Build
+	newBuild := func() apiBuild {
+		var bd apiBuild
 		b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0", nil).ok(t, http.StatusCreated, &bd)
 		return bd
 	}
 
 	t.Run("Ready", func(t *testing.T) {
 		bd := newBuild()
-		var got troupe.Build
+		var got apiBuild
 		b.call("POST", "/v2/actor-builds/"+bd.ID+"/abort", nil).ok(t, 200, &got)
 		if got.Status != troupe.StatusAborted || got.FinishedAt == nil || got.StatusMessage == "" {
 			t.Errorf("aborted READY build = %s, finishedAt %v, message %q", got.Status, got.FinishedAt, got.StatusMessage)
@@ -151,7 +151,7 @@ func TestAbortBuild(t *testing.T) {
 				}
 			}
 		}()
-		var got troupe.Build
+		var got apiBuild
 		b.call("POST", "/v2/actor-builds/"+bd.ID+"/abort", nil).ok(t, 200, &got)
 		if err := <-builderDone; err != nil {
 			t.Fatal(err)
@@ -163,7 +163,7 @@ func TestAbortBuild(t *testing.T) {
 	t.Run("Finished", func(t *testing.T) {
 		bd := newBuild()
 		b.completeBuild(bd.ID, troupe.StatusSucceeded, "")
-		var got troupe.Build
+		var got apiBuild
 		b.call("POST", "/v2/actor-builds/"+bd.ID+"/abort", nil).ok(t, 200, &got)
 		if got.Status != troupe.StatusSucceeded {
 			t.Errorf("abort of a SUCCEEDED build answered %s", got.Status)

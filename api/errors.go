@@ -23,7 +23,6 @@ var statusByType = map[string]int{
 	troupe.ErrMaxMetamorphs:     http.StatusBadRequest,
 	troupe.ErrRunNotTerminal:    http.StatusBadRequest,
 	troupe.ErrRunNotRunning:     http.StatusBadRequest,
-	troupe.ErrRunNotFinished:    http.StatusBadRequest,
 	troupe.ErrJobFinished:       http.StatusBadRequest,
 	troupe.ErrBuildFailed:       http.StatusBadRequest,
 
@@ -41,6 +40,7 @@ var statusByType = map[string]int{
 	troupe.ErrNameNotUnique:        http.StatusConflict,
 	troupe.ErrStorageNameNotUnique: http.StatusConflict,
 	troupe.ErrConflict:             http.StatusConflict,
+	troupe.ErrVersionExists:        http.StatusConflict,
 
 	troupe.ErrRequestTooLarge:     http.StatusRequestEntityTooLarge,
 	troupe.ErrUnsupportedEncoding: http.StatusUnsupportedMediaType,

@@ -31,6 +31,7 @@ var runSecret = []byte("run-token-secret")
 type bundle struct {
 	t       *testing.T
 	srv     *httptest.Server
+	api     *api.Server
 	store   troupe.Store
 	watched chan string
 	ctrl    *fakeController
@@ -173,7 +174,7 @@ func setup(t *testing.T, autoStart bool, opts ...func(*api.Config)) *bundle {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config = h.HTTPServer()
 	srv.Start()
-	b := &bundle{t: t, srv: srv, store: db, watched: store.watched, ctrl: ctrl, builder: builder,
+	b := &bundle{t: t, srv: srv, api: h, store: db, watched: store.watched, ctrl: ctrl, builder: builder,
 		client: &http.Client{Transport: &http.Transport{DisableCompression: true}}}
 	t.Cleanup(func() {
 		srv.Close()
@@ -313,7 +314,7 @@ func (b *bundle) createActor(name string) *troupe.Actor {
 // the way the builder does: SUCCEEDED, with the input schema, tagged latest.
 func (b *bundle) buildActor(a *troupe.Actor, inputSchema string) *troupe.Build {
 	b.t.Helper()
-	var bd troupe.Build
+	var bd apiBuild
 	b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0", nil).ok(b.t, http.StatusCreated, &bd)
 	return b.completeBuild(bd.ID, troupe.StatusSucceeded, inputSchema)
 }
@@ -441,3 +442,14 @@ func (b *bundle) record(storeID, key string) *troupe.Record {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// apiBuild is a build as the API answers it: its version as an object and
+// its input schema as a JSON string.
+type apiBuild struct {
+	troupe.Build
+	ActVersion struct {
+		VersionNumber string `json:"versionNumber"`
+		BuildTag      string `json:"buildTag"`
+	} `json:"actVersion"`
+	InputSchema *string `json:"inputSchema"`
+}

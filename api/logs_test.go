@@ -50,7 +50,7 @@ func TestLogs(t *testing.T) {
 		b.call("GET", "/v2/logs/"+run.ID+"?stream=often", nil).fails(t, 400, "invalid-parameter")
 	})
 	t.Run("Build", func(t *testing.T) {
-		var bd troupe.Build
+		var bd apiBuild
 		b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0", nil).ok(t, 201, &bd)
 		if err := b.store.AppendLog(ctx, bd.ID, []byte("2026-01-01T00:00:00.000Z building\n")); err != nil {
 			t.Fatal(err)

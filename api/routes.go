@@ -10,6 +10,7 @@ func (s *Server) routes() {
 	s.routeTasks()
 	s.routeSchedules()
 	s.routeRuns()
+	s.routeUsers()
 	s.routeBuilds()
 	s.routeWebhooks()
 	s.handleGuarded("GET /v2/logs/{jobId}", s.logGuard, s.getLog)
@@ -88,6 +89,7 @@ func (s *Server) routeBuilds() {
 	// The handler admits only the admin and the runs of the build.
 	s.handleGuarded("GET /v2/actor-builds/{buildId}/artifact", allowLimited, s.getBuildArtifact)
 	s.handle("POST /v2/actor-builds/{buildId}/abort", s.abortBuild)
+	s.handle("DELETE /v2/actor-builds/{buildId}", s.deleteBuild)
 }
 
 // routeStorages registers the collection routes of a kind of storage and,

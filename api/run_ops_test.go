@@ -138,7 +138,7 @@ func TestMetamorph(t *testing.T) {
 		done := b.start(a.ID, "", nil, "")
 		b.finish(done.ID, 0)
 		b.call("POST", "/v2/actor-runs/"+done.ID+"/metamorph?targetActorId="+target.ID, []byte("{}"), "Content-Type", "application/json").
-			fails(t, 400, "run-not-running")
+			fails(t, 400, "operation-not-allowed")
 		if _, err := b.store.GetRecord(context.Background(), done.DefaultKeyValueStoreID, "INPUT-METAMORPH-1"); !troupe.IsNotFound(err) {
 			t.Errorf("a refused metamorph stored its input (err %v)", err)
 		}
@@ -157,10 +157,10 @@ func TestRebootAndResurrect(t *testing.T) {
 	if got.Stats.RebootCount != 1 || got.Status != troupe.StatusRunning {
 		t.Errorf("rebooted run = %s, rebootCount %d", got.Status, got.Stats.RebootCount)
 	}
-	b.call("POST", "/v2/actor-runs/"+run.ID+"/resurrect", nil).fails(t, 400, "run-not-finished")
+	b.call("POST", "/v2/actor-runs/"+run.ID+"/resurrect", nil).fails(t, 400, "operation-not-allowed")
 
 	b.finish(run.ID, 1)
-	b.call("POST", "/v2/actor-runs/"+run.ID+"/reboot", nil).fails(t, 400, "run-not-running")
+	b.call("POST", "/v2/actor-runs/"+run.ID+"/reboot", nil).fails(t, 400, "operation-not-allowed")
 	b.call("POST", "/v2/actor-runs/"+run.ID+"/resurrect?memory=300", nil).fails(t, 400, "invalid-value")
 	b.call("POST", "/v2/actor-runs/"+run.ID+"/resurrect?build=nope", nil).fails(t, 400, "unknown-build-tag")
 	b.call("POST", "/v2/actor-runs/"+run.ID+"/resurrect?memory=2048&timeout=30&restartOnError=1", nil).ok(t, 200, &got)

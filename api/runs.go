@@ -117,8 +117,8 @@ func (s *Server) runView(r *troupe.Run) *troupe.Run {
 	if r.UsageUsd == nil {
 		r.UsageUsd = map[string]float64{}
 	}
-	if r.PricingInfo == nil {
-		r.PricingInfo = map[string]any{"pricingModel": "FREE"}
+	if _, ok := r.PricingInfo["createdAt"]; !ok { // none, or stored before it had one
+		r.PricingInfo = troupe.FreePricing(r.StartedAt)
 	}
 	if r.ChargedEventCounts == nil {
 		r.ChargedEventCounts = map[string]int{}

@@ -79,7 +79,7 @@ func TestStartRun(t *testing.T) {
 	})
 	t.Run("ErrBuild", func(t *testing.T) {
 		b.call("POST", "/v2/actors/"+a.ID+"/runs?build=nope", nil).fails(t, 400, "unknown-build-tag")
-		var bd troupe.Build
+		var bd apiBuild
 		b.call("POST", "/v2/actors/"+a.ID+"/builds?version=0.0", nil).ok(t, 201, &bd)
 		b.call("POST", "/v2/actors/"+a.ID+"/runs?build="+bd.BuildNumber, nil).fails(t, 400, "unknown-build-tag")
 		unbuilt := b.createActor("unbuilt")

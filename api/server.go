@@ -102,6 +102,8 @@ type Server struct {
 	mux   *http.ServeMux
 	// handler serves every request: serve, wrapped by Config.Instrument.
 	handler http.Handler
+	// patterns lists the routes in the order they were registered.
+	patterns []string
 	// runBodies keeps the GET bodies of finished runs (see runcache.go).
 	runBodies runBodies
 }
@@ -154,6 +156,10 @@ func New(cfg Config) *Server {
 	}
 	return s
 }
+
+// Routes returns the pattern ("METHOD /path/{param}") of every route the
+// server serves, in the order they were registered.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
 
 // ServeHTTP applies the ?method= override and dispatches the request, with
 // a write deadline that moves with the response (see stallWriter). Paths

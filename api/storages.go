@@ -97,12 +97,18 @@ func (s *Server) runStorage(kind troupe.StorageKind) storageRef {
 	}
 }
 
-func (s *Server) storageView(st *troupe.Storage) *troupe.Storage {
+func (s *Server) storageView(r *http.Request, st *troupe.Storage) *troupe.Storage {
 	if st.Username == "" {
 		st.Username = s.cfg.Username
 	}
 	if st.GeneralAccess == "" {
 		st.GeneralAccess = "FOLLOW_USER_SETTING"
+	}
+	if st.Kind != troupe.KindKeyValueStore && st.ConsoleURL == "" {
+		st.ConsoleURL = absURL(r, "/v2/"+string(st.Kind)+"/"+st.ID)
+	}
+	if st.Stats == nil {
+		st.Stats = &troupe.StorageStats{}
 	}
 	return st
 }
@@ -123,7 +129,7 @@ func (s *Server) listStorages(kind troupe.StorageKind) handlerFunc {
 			return err
 		}
 		for _, st := range list {
-			s.storageView(st)
+			s.storageView(r, st)
 		}
 		writeData(w, http.StatusOK, newPage(o, total, list))
 		return nil
@@ -168,7 +174,7 @@ func (s *Server) createStorage(kind troupe.StorageKind) handlerFunc {
 			status = http.StatusCreated
 			w.Header().Set("Location", absURL(r, "/v2/"+string(kind)+"/"+got.ID))
 		}
-		writeData(w, status, s.storageView(got))
+		writeData(w, status, s.storageView(r, got))
 		return nil
 	}
 }
@@ -183,7 +189,7 @@ func (s *Server) getStorage(ref storageRef) handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeData(w, http.StatusOK, s.storageView(st))
+		writeData(w, http.StatusOK, s.storageView(r, st))
 		return nil
 	}
 }
@@ -234,7 +240,7 @@ func (s *Server) updateStorage(ref storageRef) handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeData(w, http.StatusOK, s.storageView(st))
+		writeData(w, http.StatusOK, s.storageView(r, st))
 		return nil
 	}
 }

@@ -53,7 +53,7 @@ func TestStorages(t *testing.T) {
 			if renamed.Name == nil || *renamed.Name != "renamed" || renamed.Title == nil || *renamed.Title != "T" {
 				t.Errorf("renamed = %+v", renamed)
 			}
-			b.callJSON("PUT", base+"/"+unnamed.ID, map[string]any{"name": "renamed"}).fails(t, 409, "storage-name-not-unique")
+			b.callJSON("PUT", base+"/"+unnamed.ID, map[string]any{"name": "renamed"}).fails(t, 409, "name-not-unique")
 			b.callJSON("PUT", base+"/"+st.ID, map[string]any{"name": "no way!"}).fails(t, 400, "invalid-value")
 
 			b.call("DELETE", base+"/~renamed", nil).ok(t, 204, nil)

@@ -137,7 +137,7 @@ func (s *Server) createVersion(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	_, err = s.store.UpdateActor(r.Context(), a.ID, func(x *troupe.Actor) error {
 		if findVersion(x, v.VersionNumber) >= 0 {
-			return troupe.Errorf(troupe.ErrConflict, "Version %s already exists.", v.VersionNumber)
+			return troupe.Errorf(troupe.ErrVersionExists, "Version %s already exists.", v.VersionNumber)
 		}
 		x.Versions = append(x.Versions, v)
 		x.ModifiedAt = now

@@ -64,7 +64,7 @@ type Run struct {
 	DefaultDatasetID          string             `json:"defaultDatasetId"`
 	DefaultRequestQueueID     string             `json:"defaultRequestQueueId"`
 	StorageIDs                StorageIDs         `json:"storageIds"`
-	ContainerURL              string             `json:"containerUrl"`
+	ContainerURL              string             `json:"containerUrl,omitempty"`
 	IsContainerServerReady    bool               `json:"isContainerServerReady"`
 	GitBranchName             *string            `json:"gitBranchName"`
 	Usage                     map[string]float64 `json:"usage"`
@@ -219,22 +219,30 @@ type SourceFile struct {
 
 // Build is a build of an actor version.
 type Build struct {
-	ID           string          `json:"id"`
-	ActID        string          `json:"actId"`
-	UserID       string          `json:"userId"`
-	StartedAt    time.Time       `json:"startedAt"`
-	FinishedAt   *time.Time      `json:"finishedAt"`
-	Status       Status          `json:"status"`
-	Meta         RunMeta         `json:"meta"`
-	Stats        BuildStats      `json:"stats"`
-	Options      BuildSettings   `json:"options"`
-	Usage        map[string]any  `json:"usage"`
-	BuildNumber  string          `json:"buildNumber"`
-	InputSchema  json.RawMessage `json:"inputSchema,omitempty"`
-	ActorVersion string          `json:"actVersion"`
-	Tag          string          `json:"buildTag,omitempty"`
+	ID          string         `json:"id"`
+	ActID       string         `json:"actId"`
+	UserID      string         `json:"userId"`
+	StartedAt   time.Time      `json:"startedAt"`
+	FinishedAt  *time.Time     `json:"finishedAt"`
+	Status      Status         `json:"status"`
+	Meta        RunMeta        `json:"meta"`
+	Stats       BuildStats     `json:"stats"`
+	Options     BuildSettings  `json:"options"`
+	Usage       map[string]any `json:"usage"`
+	BuildNumber string         `json:"buildNumber"`
+	// InputSchema is the build's input schema as a JSON string.
+	InputSchema *string `json:"inputSchema,omitempty"`
+	// ActVersion is the actor version the build was made from.
+	ActVersion *BuildVersion `json:"actVersion,omitempty"`
+	Tag        string        `json:"buildTag,omitempty"`
 	// StatusMessage says why a build did not succeed (troupe's addition).
 	StatusMessage string `json:"statusMessage,omitempty"`
+}
+
+// BuildVersion names the actor version a build was made from.
+type BuildVersion struct {
+	VersionNumber string `json:"versionNumber"`
+	BuildTag      string `json:"buildTag,omitempty"`
 }
 
 // BuildStats are the figures of a build.

@@ -143,3 +143,33 @@ func testBuildGetUpdateList(t *testing.T, s troupe.Store) {
 		t.Fatalf("ListBuilds desc limit 1: total %d, %d items", total, len(list))
 	}
 }
+
+func testBuildDelete(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	a := newActor("deletes-builds")
+	must(t, s.CreateActor(ctx, a))
+	running, tagged, done := newBuild(a.ID, "0.0"), newBuild(a.ID, "0.0"), newBuild(a.ID, "0.0")
+	for _, b := range []*troupe.Build{running, tagged, done} {
+		must(t, s.CreateBuild(ctx, b))
+	}
+	for _, b := range []*troupe.Build{tagged, done} {
+		_, err := s.UpdateBuild(ctx, b.ID, func(b *troupe.Build) error { b.Status = troupe.StatusSucceeded; return nil })
+		must(t, err)
+	}
+	_, err := s.UpdateActor(ctx, a.ID, func(a *troupe.Actor) error {
+		a.TaggedBuilds = map[string]*troupe.TaggedBuild{"latest": {BuildID: tagged.ID, BuildNumber: tagged.BuildNumber}}
+		return nil
+	})
+	must(t, err)
+	must(t, s.AppendLog(ctx, done.ID, []byte("built\n")))
+
+	wantType(t, s.DeleteBuild(ctx, running.ID), troupe.ErrDeletingUnfinishedBuild)
+	wantType(t, s.DeleteBuild(ctx, tagged.ID), troupe.ErrDeletingDefaultBuild)
+	must(t, s.DeleteBuild(ctx, done.ID))
+	_, err = s.GetBuild(ctx, done.ID)
+	wantType(t, err, troupe.ErrRecordNotFound)
+	wantType(t, s.DeleteBuild(ctx, done.ID), troupe.ErrRecordNotFound)
+	if _, total, err := s.ListBuilds(ctx, a.ID, troupe.ListOptions{}); err != nil || total != 2 {
+		t.Fatalf("builds left: %d, %v; want 2", total, err)
+	}
+}

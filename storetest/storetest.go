@@ -47,6 +47,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Build/Numbers", testBuildNumbers},
 		{"Build/ConcurrentNumbers", testBuildConcurrentNumbers},
 		{"Build/GetUpdateList", testBuildGetUpdateList},
+		{"Build/Delete", testBuildDelete},
 		{"Run/CreateWithStorages", testRunCreateWithStorages},
 		{"Run/CreateIsAtomic", testRunCreateIsAtomic},
 		{"Run/RoundTrip", testRunRoundTrip},

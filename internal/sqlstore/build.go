@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/troupehq/troupe"
@@ -158,4 +159,37 @@ func (s *Store) UpdateBuild(ctx context.Context, id string, fn func(b *troupe.Bu
 		return nil, err
 	}
 	return out, nil
+}
+
+// DeleteBuild implements troupe.ActorStore. The build's and its actor's
+// rows are locked, so no tag can come to point at the build meanwhile.
+func (s *Store) DeleteBuild(ctx context.Context, id string) error {
+	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
+		b, err := scanBuild(c.QueryRow(ctx, `SELECT data, internal FROM builds WHERE id = ?`+s.forUpdate(""), id))
+		if err != nil {
+			return s.notFound(err, "Build")
+		}
+		if !b.Status.Terminal() {
+			return troupe.Errorf(troupe.ErrDeletingUnfinishedBuild, "The build has not finished yet (its status is %s): abort it first.", b.Status)
+		}
+		a, err := scanActor(c.QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`+s.forUpdate("a"), b.ActID))
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read build's actor: %w", err)
+		}
+		if a != nil {
+			for tag, tb := range a.TaggedBuilds {
+				if tb != nil && tb.BuildID == id {
+					return troupe.Errorf(troupe.ErrDeletingDefaultBuild, "The build is tagged %q: tag another build first.", tag)
+				}
+			}
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM builds WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("delete build: %w", err)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM logs WHERE job_id = ?`, id); err != nil {
+			return fmt.Errorf("delete build log: %w", err)
+		}
+		return s.d.Notify(ctx, tx, id)
+	})
+	return s.commit(err, id)
 }
