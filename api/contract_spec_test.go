@@ -97,7 +97,7 @@ func readSpec() (*apiSpec, error) {
 
 // runUnderActor matches a run named under its actor (the deprecated
 // paths), which the document describes under /v2/actor-runs.
-var runUnderActor = regexp.MustCompile(`^/v2/actors/[^/]+/runs/([^/]+)/?(.*)$`)
+var runUnderActor = regexp.MustCompile(`^/v2/(?:actors|actor-tasks)/[^/]+/runs/([^/]+)/?(.*)$`)
 
 // specPaths are the paths of the document a request path may be
 // described at: as it is, with the legacy /v2/acts prefix as /v2/actors,

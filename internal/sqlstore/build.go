@@ -172,7 +172,7 @@ func (s *Store) DeleteBuild(ctx context.Context, id string) error {
 		if !b.Status.Terminal() {
 			return troupe.Errorf(troupe.ErrDeletingUnfinishedBuild, "The build has not finished yet (its status is %s): abort it first.", b.Status)
 		}
-		a, err := scanActor(c.QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`+s.forUpdate("a"), b.ActID))
+		a, err := s.scanActor(c.QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`+s.forUpdate("a"), b.ActID))
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read build's actor: %w", err)
 		}

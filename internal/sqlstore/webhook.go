@@ -300,7 +300,7 @@ func (s *Store) TestWebhook(ctx context.Context, id string, resource any) (*trou
 			return s.notFound(err, "Webhook")
 		}
 		ev := troupe.WebhookEvent{Type: troupe.EventTest, UserID: w.UserID, CreatedAt: s.now(),
-			Data: map[string]any{}, Resource: resource}
+			Resource: resource} // no run: eventData null (an object must name an actor)
 		if run, ok := resource.(*troupe.Run); ok { // eventData names the example run
 			ev.Data = troupe.NewRunEvent(troupe.EventTest, run, ev.CreatedAt).Data
 		}
