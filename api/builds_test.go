@@ -63,7 +63,7 @@ func TestBuilds(t *testing.T) {
 		b.call("GET", "/v2/actor-builds/nope", nil).fails(t, 404, "record-not-found")
 	})
 	t.Run("List", func(t *testing.T) {
-		var p listPage[apiBuild]
+		var p listPage[troupe.Build]
 		b.call("GET", "/v2/actors/"+a.ID+"/builds", nil).ok(t, 200, &p)
 		if p.Total != 1 || p.Items[0].ID != bd.ID || p.Items[0].Status != troupe.StatusSucceeded {
 			t.Errorf("builds = %+v", p)
