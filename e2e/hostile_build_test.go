@@ -59,10 +59,15 @@ func (s *server) buildOf(t *testing.T, files []client.SourceFile, opts *client.B
 	return b
 }
 
-// finishBuild waits for the build to finish and returns it.
+// finishBuild waits for the build to finish and returns it. It waits up to
+// five minutes: a build that installs dependencies and archives its folder
+// costs seconds of CPU, which a loaded machine running the race detector
+// stretches far.
 func (s *server) finishBuild(t *testing.T, id string) *client.Build {
 	t.Helper()
-	b, err := s.c.Build(id).WaitForFinish(testCtx(t), 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, err := s.c.Build(id).WaitForFinish(ctx, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
