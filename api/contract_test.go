@@ -247,6 +247,7 @@ func scenarioUsers(sc *scenario) {
 	sc.call(404, "GET", "/v2/users/nobody", nil)
 	sc.call(200, "GET", "/v2/users/me/usage/monthly", nil)
 	sc.call(200, "GET", "/v2/store?limit=5", nil)
+	sc.send(200, "GET", "/v2/store", nil, http.Header{}) // public, as on the platform
 }
 
 func scenarioActors(sc *scenario) {

@@ -16,7 +16,13 @@ func (s *Server) routeUsers() {
 	s.handleGuarded("GET /v2/users/me", allowLimited, s.getMe)
 	s.handleGuarded("GET /v2/users/{userId}", allowLimited, s.getUser)
 	s.handle("GET /v2/users/me/usage/monthly", s.getMonthlyUsage)
-	s.handle("GET /v2/store", s.listStore)
+	// The store listing is public (clients ask it without a token) and
+	// always empty.
+	s.mux.HandleFunc("GET /v2/store", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.listStore(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
 }
 
 // listStore answers the Apify Store's listing: troupe has no store of
