@@ -242,7 +242,24 @@ func (sc *scenario) startRun(task string) *troupe.Run {
 
 func scenarioUsers(sc *scenario) {
 	for _, p := range []string{"/v2/users/me", "/v2/users/" + userID, "/v2/users/" + username} {
-		sc.call(200, "GET", p, nil)
+		var u struct {
+			ID, Username string
+		}
+		sc.data(sc.call(200, "GET", p, nil), &u)
+		if u.ID != userID || u.Username != username {
+			sc.t.Errorf("GET %s = %+v, want the one account", p, u)
+		}
+	}
+	var me struct {
+		Plan struct {
+			EnabledPlatformFeatures []string
+		}
+		EffectivePlatformFeatures map[string]struct{ IsEnabled bool }
+	}
+	sc.data(sc.call(200, "GET", "/v2/users/me", nil), &me)
+	f := me.EffectivePlatformFeatures
+	if !f["ACTORS"].IsEnabled || !f["SCHEDULER"].IsEnabled || !f["WEBHOOKS"].IsEnabled || f["PROXY"].IsEnabled || f["ACTORS_PUBLIC_ALL"].IsEnabled {
+		sc.t.Errorf("platform features = %+v, want those troupe serves (no proxy configured)", f)
 	}
 	sc.call(404, "GET", "/v2/users/nobody", nil)
 	sc.call(200, "GET", "/v2/users/me/usage/monthly", nil)

@@ -104,13 +104,14 @@ func (s *Server) serves(route string) bool {
 	return pattern != ""
 }
 
-// features reports each platform feature as enabled when troupe serves it.
+// features reports each platform feature as enabled when troupe serves it
+// (PROXY: when the operator configured an upstream proxy for runs).
 func (s *Server) features() (map[string]platformFeature, []string) {
 	out := make(map[string]platformFeature, len(platformFeatures))
 	var enabled []string
 	reason, reasonType := "This feature is not part of troupe.", "NOT_AVAILABLE"
 	for _, f := range platformFeatures {
-		if f.route != "" && s.serves(f.route) {
+		if f.route != "" && s.serves(f.route) || f.name == "PROXY" && s.cfg.ProxyConfigured {
 			out[f.name] = platformFeature{IsEnabled: true}
 			enabled = append(enabled, f.name)
 			continue
