@@ -239,10 +239,22 @@ type Build struct {
 	StatusMessage string `json:"statusMessage,omitempty"`
 }
 
-// BuildVersion names the actor version a build was made from.
+// BuildVersion names the actor version a build was made from. A build
+// answers it as an object; an item of a build list as the version number
+// alone, which UnmarshalJSON accepts too.
 type BuildVersion struct {
 	VersionNumber string `json:"versionNumber"`
 	BuildTag      string `json:"buildTag,omitempty"`
+}
+
+// UnmarshalJSON reads the object or a bare version number.
+func (v *BuildVersion) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*v = BuildVersion{}
+		return json.Unmarshal(b, &v.VersionNumber)
+	}
+	type plain BuildVersion
+	return json.Unmarshal(b, (*plain)(v))
 }
 
 // BuildStats are the figures of a build.
