@@ -31,7 +31,7 @@ func (m *Metrics) Store(st troupe.Store) troupe.Store {
 // storeOps are the store methods the wrapper times.
 var storeOps = []string{
 	"ActiveRuns", "AddRequest", "OpenArtifact", "PutArtifact", "AppendLog", "BatchAddRequests", "BatchDeleteRequests",
-	"CreateActor", "CreateBuild", "CreateRun", "CreateStorage", "DeleteActor", "DeleteRecord",
+	"CreateActor", "CreateBuild", "CreateRun", "CreateStorage", "DeleteActor", "DeleteBuild", "DeleteRecord",
 	"DeleteRequest", "DeleteRequestLock", "DeleteRun", "DeleteStorage", "GetActor",
 	"GetActorByName", "GetBuild", "GetBuildByNumber", "GetRecord", "GetRequest", "GetRun",
 	"GetStorage", "GetStorageByName", "Head", "Heartbeat", "Instances", "LastRun", "ListActors",
@@ -266,6 +266,13 @@ func (s *store) DeleteRequestLock(ctx context.Context, queueID, requestID string
 	t := time.Now()
 	err := s.Store.DeleteRequestLock(ctx, queueID, requestID, forefront, c)
 	s.done("DeleteRequestLock", t, err)
+	return err
+}
+
+func (s *store) DeleteBuild(ctx context.Context, id string) error {
+	t := time.Now()
+	err := s.Store.DeleteBuild(ctx, id)
+	s.done("DeleteBuild", t, err)
 	return err
 }
 
