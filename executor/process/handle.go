@@ -43,6 +43,7 @@ type Process struct {
 	sandbox      bwrap.Info // zero until bwrap reports
 	nsPidfd      int        // pidfd of the sandbox's first process, -1 until known
 	killed       bool       // Kill or the exit of the main process killed the group
+	killCalled   bool       // Kill was called while the main process lived
 	finished     bool       // finish ran; nsPidfd is closed
 	exit         troupe.ExitStatus
 	stats        troupe.ProcessStats
@@ -79,6 +80,7 @@ func (p *Process) Kill() error {
 	if p.leaderExited {
 		return nil
 	}
+	p.killCalled = true
 	return p.killLocked()
 }
 
@@ -203,6 +205,12 @@ func (p *Process) finish(exitedAt time.Time) {
 		} else {
 			st.Code = state.ExitCode()
 		}
+	}
+	// Kill sends SIGKILL to the sandbox's first process and to bwrap; when
+	// bwrap sees its child die first, it exits with 128+SIGKILL instead of
+	// dying of the signal itself. Either way the executor killed the run.
+	if p.killCalled && st.Signal == "" && st.Code == 128+int(syscall.SIGKILL) {
+		st = troupe.ExitStatus{Code: -1, Signal: "SIGKILL", OutOfMemory: st.OutOfMemory}
 	}
 	p.exit = st
 
