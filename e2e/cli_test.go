@@ -23,19 +23,20 @@ func (s *server) cli(t *testing.T, args ...string) (string, error) {
 func TestPushAndCall(t *testing.T) {
 	t.Parallel()
 	s := shared
+	name := uniqueName("pushed")
 	s.pushProject(t, map[string]string{
-		".actor/actor.json": `{"actorSpecification":1,"name":"pushed","version":"1.2"}`,
+		".actor/actor.json": `{"actorSpecification":1,"name":"` + name + `","version":"1.2"}`,
 		"Dockerfile":        "FROM alpine\nCOPY . ./\nCMD echo pushed-ok $(cat note.txt) $ACTOR_BUILD_NUMBER\n",
 		"note.txt":          "from-a-file",
 	})
-	out, err := s.cli(t, "call", "pushed")
+	out, err := s.cli(t, "call", name)
 	if err != nil {
 		t.Fatalf("call: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "pushed-ok from-a-file 1.2.1") || !strings.Contains(out, "SUCCEEDED") {
 		t.Errorf("call output lacks the run's log or status:\n%s", out)
 	}
-	out, err = s.cli(t, "runs", "ls", "--actor", "pushed", "-o", "json")
+	out, err = s.cli(t, "runs", "ls", "--actor", name, "-o", "json")
 	if err != nil {
 		t.Fatalf("runs ls: %v\n%s", err, out)
 	}

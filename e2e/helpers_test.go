@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,3 +124,12 @@ func message(run *client.Run) string {
 }
 
 var logLine = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z `)
+
+var nameSeq atomic.Int64
+
+// uniqueName returns prefix and a number no other call in this test binary
+// returns, so that a test run again (go test -count=N) on the shared server
+// does not meet the actors and tasks its earlier runs made.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1))
+}

@@ -38,7 +38,7 @@ func TestScheduledTaskRun(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	task, err := s.c.Tasks().Create(ctx, &client.TaskCreate{ActID: "~echo", Name: "scheduled-echo",
+	task, err := s.c.Tasks().Create(ctx, &client.TaskCreate{ActID: "~echo", Name: uniqueName("scheduled-echo"),
 		Input: json.RawMessage(`{"message":"from the task","from":"task"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestScheduledTaskRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every second, one run at a time.
-	sc, err := s.c.Schedules().Create(ctx, &client.ScheduleFields{Name: client.Ptr("every-second"),
+	sc, err := s.c.Schedules().Create(ctx, &client.ScheduleFields{Name: client.Ptr(uniqueName("every-second")),
 		CronExpression: client.Ptr("* * * * * *"), IsEnabled: client.Ptr(true), IsExclusive: client.Ptr(true),
 		Actions: []client.ScheduleAction{{Type: client.ActionRunActorTask, ActorTaskID: task.ID,
 			Input: json.RawMessage(`{"message":"from the schedule"}`)}}})
