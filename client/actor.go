@@ -76,6 +76,11 @@ func (a *ActorClient) Start(ctx context.Context, input []byte, opts *StartOption
 	if opts == nil {
 		opts = &StartOptions{}
 	}
+	return sendInput[Run](ctx, a.r.sub("runs"), opts.query(), input, opts.ContentType)
+}
+
+// query returns the query parameters of a run start with these options.
+func (opts *StartOptions) query() url.Values {
 	q := url.Values{}
 	if opts.Build != "" {
 		q.Set("build", opts.Build)
@@ -91,7 +96,7 @@ func (a *ActorClient) Start(ctx context.Context, input []byte, opts *StartOption
 	if opts.Webhooks != "" {
 		q.Set("webhooks", opts.Webhooks)
 	}
-	return sendInput[Run](ctx, a.r.sub("runs"), q, input, opts.ContentType)
+	return q
 }
 
 // Call starts a run like Start and waits for it like

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -153,19 +152,7 @@ func (t *TaskClient) Start(ctx context.Context, input []byte, opts *StartOptions
 	if opts == nil {
 		opts = &StartOptions{}
 	}
-	q := url.Values{}
-	if opts.Build != "" {
-		q.Set("build", opts.Build)
-	}
-	setInt(q, "timeout", opts.TimeoutSecs)
-	setInt(q, "memory", opts.MemoryMbytes)
-	setInt(q, "maxItems", opts.MaxItems)
-	setFloat(q, "maxTotalChargeUsd", opts.MaxTotalChargeUsd)
-	setBool(q, "restartOnError", opts.RestartOnError)
-	if opts.WaitForFinish > 0 {
-		q.Set("waitForFinish", strconv.Itoa(opts.WaitForFinish))
-	}
-	return sendInput[Run](ctx, t.r.sub("runs"), q, input, opts.ContentType)
+	return sendInput[Run](ctx, t.r.sub("runs"), opts.query(), input, opts.ContentType)
 }
 
 // Call starts a run like Start and waits for it like

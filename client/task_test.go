@@ -18,13 +18,13 @@ func TestTaskClient(t *testing.T) {
 			writeData(w, 201, run("R1", client.StatusReady))
 		})
 		_, err := b.c.Task("alice/daily").Start(context.Background(), []byte(`{"a":1}`),
-			&client.StartOptions{MemoryMbytes: client.Ptr(256), Build: "beta"})
+			&client.StartOptions{MemoryMbytes: client.Ptr(256), Build: "beta", Webhooks: "W10"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := b.last(t)
 		if req.Method != "POST" || req.Path != "/v2/actor-tasks/alice~daily/runs" || req.Body != `{"a":1}` ||
-			req.Query.Get("memory") != "256" || req.Query.Get("build") != "beta" {
+			req.Query.Get("memory") != "256" || req.Query.Get("build") != "beta" || req.Query.Get("webhooks") != "W10" {
 			t.Errorf("got %s %s?%s %s", req.Method, req.Path, req.RawQuery, req.Body)
 		}
 	})
