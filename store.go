@@ -153,24 +153,51 @@ type InstanceStore interface {
 	Instances(ctx context.Context) (map[string]time.Time, error)
 }
 
-// ArtifactStore keeps build archives, each once, under the sha256 digest of
-// its content, so that any replica that shares the store can fetch a build
-// another one made.
+// ArtifactStore is where build archives live: each kept once, under the
+// sha256 digest of its content, so that any replica that shares it can
+// fetch a build another one made. Implementations: the store itself
+// (sqlite, postgres: chunks in the database, the default) and S3-compatible
+// object storage (package s3); artifacttest is the suite they all pass.
 type ArtifactStore interface {
-	// PutArtifact reads r to its end and keeps what it read in chunks of
-	// ArtifactChunkBytes, never holding more than one chunk in memory. It
-	// returns the content's digest (64 lowercase hex digits of its sha256)
-	// and its size. Content already kept is kept once. Nothing is kept
-	// when r or ctx fails.
+	// PutArtifact reads r to its end and keeps what it read, streaming it
+	// (never more than a bounded buffer in memory: a chunk of
+	// ArtifactChunkBytes in the store, one upload part in S3). It returns
+	// the content's digest (64 lowercase hex digits of its sha256) and its
+	// size. Content already kept is kept once. When r or ctx fails, it
+	// returns that error and nothing is kept that a reader could take for
+	// the content or any part of it.
 	PutArtifact(ctx context.Context, r io.Reader) (digest string, size int64, err error)
-	// OpenArtifact returns a reader of the artifact with that digest, which
-	// reads it one chunk at a time, and its size. The caller closes it.
-	// record-not-found.
+	// OpenArtifact returns a reader of the artifact with that digest and
+	// its size. The reader streams the content with ctx, and fails instead
+	// of ending when what it read is not that size or does not hash to the
+	// digest. The caller closes it. record-not-found.
 	OpenArtifact(ctx context.Context, digest string) (io.ReadCloser, int64, error)
 }
 
-// ArtifactChunkBytes is the size of the chunks an artifact is kept in (the
-// last one may be shorter).
+// WithArtifacts returns s with new build archives kept in a instead of in
+// s itself. An archive a does not have is read from s, where archives made
+// before lie.
+func WithArtifacts(s Store, a ArtifactStore) Store { return artifactsIn{s, a} }
+
+type artifactsIn struct {
+	Store
+	a ArtifactStore
+}
+
+func (s artifactsIn) PutArtifact(ctx context.Context, r io.Reader) (string, int64, error) {
+	return s.a.PutArtifact(ctx, r)
+}
+
+func (s artifactsIn) OpenArtifact(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
+	rc, size, err := s.a.OpenArtifact(ctx, digest)
+	if ErrorType(err) == ErrRecordNotFound {
+		return s.Store.OpenArtifact(ctx, digest)
+	}
+	return rc, size, err
+}
+
+// ArtifactChunkBytes is the size of the chunks the store keeps an artifact
+// in (the last one may be shorter).
 const ArtifactChunkBytes = 1 << 20
 
 // Store is everything troupe keeps. Implementations: sqlite, postgres.

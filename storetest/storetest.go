@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/artifacttest"
 )
 
 // OpenFunc returns a new, empty store for one test and arranges (with
@@ -79,7 +80,6 @@ func Run(t *testing.T, open OpenFunc) {
 	}
 	tests = append(tests, queueTests...)
 	tests = append(tests, datasetTests...)
-	tests = append(tests, artifactTests...)
 	tests = append(tests, webhookTests...)
 	tests = append(tests, taskTests...)
 	tests = append(tests, scheduleTests...)
@@ -93,6 +93,10 @@ func Run(t *testing.T, open OpenFunc) {
 		t.Parallel()
 		clock := &Clock{t: base}
 		testWebhookRetry(t, open(t, clock.Now), clock)
+	})
+	t.Run("Artifact", func(t *testing.T) {
+		t.Parallel()
+		artifacttest.Run(t, func(t *testing.T) troupe.ArtifactStore { return open(t, nil) })
 	})
 	// A clock that stands still puts every run in the same millisecond.
 	t.Run("Run/SameMillisecond", func(t *testing.T) {

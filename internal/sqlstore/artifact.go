@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/artifact"
 )
 
 // PutArtifact implements troupe.ArtifactStore. Each chunk is written in a
@@ -105,7 +106,7 @@ func uploadKey(t time.Time, id string) string {
 }
 
 // OpenArtifact implements troupe.ArtifactStore. The reader reads one chunk
-// per query, with ctx.
+// per query, with ctx, and checks the content (artifact.Verified).
 func (s *Store) OpenArtifact(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
 	var size int64
 	var chunks int
@@ -113,7 +114,7 @@ func (s *Store) OpenArtifact(ctx context.Context, digest string) (io.ReadCloser,
 	if err != nil {
 		return nil, 0, s.notFound(err, "Artifact")
 	}
-	return &artifactReader{s: s, ctx: ctx, digest: digest, chunks: chunks}, size, nil
+	return artifact.Verified(&artifactReader{s: s, ctx: ctx, digest: digest, chunks: chunks}, digest, size), size, nil
 }
 
 // artifactReader reads an artifact's chunks in order, one at a time.
