@@ -57,6 +57,7 @@ type serveOptions struct {
 	migrateGrace time.Duration
 	buildEnv     []string
 	pprof        string
+	artifacts    artifactOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -97,6 +98,7 @@ once and kept in the data folder.`,
 	f.DurationVar(&o.hookTimeout, "webhook-timeout", 30*time.Second, "how long one webhook call may take")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (net/http/pprof, /debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
+	addArtifactFlags(f, &o.artifacts)
 	return cmd
 }
 
@@ -140,6 +142,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer rawDB.Close()
+	if rawDB, err = withArtifacts(ctx, o.artifacts, rawDB); err != nil {
+		return err
+	}
 	m := metrics.New(metrics.Options{Logger: logger})
 	m.RegisterRunsByStatus(rawDB)
 	db := m.Store(rawDB)
