@@ -49,6 +49,33 @@ func testActorCRUD(t *testing.T, s troupe.Store) {
 	wantType(t, err, troupe.ErrRecordNotFound)
 }
 
+// testActorRecreatedSameID: an actor deleted and created again with the
+// same id reads as the new one, also where the old one had been read.
+func testActorRecreatedSameID(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	a := newActor("scraper")
+	must(t, s.CreateActor(ctx, a))
+	_, err := s.GetActor(ctx, a.ID)
+	must(t, err)
+	_, err = s.GetActorByName(ctx, "alice", "scraper")
+	must(t, err)
+	must(t, s.DeleteActor(ctx, a.ID))
+
+	b := newActor("crawler")
+	b.ID = a.ID
+	b.Title = "Crawler"
+	b.Versions[0].EnvVars[0].Value = "2"
+	must(t, s.CreateActor(ctx, b))
+	got, err := s.GetActor(ctx, a.ID)
+	must(t, err)
+	sameJSON(t, "GetActor of the actor created again", got, b)
+	got, err = s.GetActorByName(ctx, "alice", "crawler")
+	must(t, err)
+	sameJSON(t, "GetActorByName of the actor created again", got, b)
+	_, err = s.GetActorByName(ctx, "alice", "scraper")
+	wantType(t, err, troupe.ErrRecordNotFound)
+}
+
 func testActorNameNotUnique(t *testing.T, s troupe.Store) {
 	ctx := t.Context()
 	must(t, s.CreateActor(ctx, newActor("one")))

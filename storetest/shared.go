@@ -39,6 +39,7 @@ func RunShared(t *testing.T, f SharedFuncs) {
 		{"LockHead", testSharedLockHead},
 		{"NamedStorage", testSharedNamedStorage},
 		{"ActorName", testSharedActorName},
+		{"ActorUpdate", testSharedActorUpdate},
 		{"DatasetPushes", testSharedDatasetPushes},
 		{"WebhookClaim", testSharedClaim},
 	}
@@ -446,6 +447,36 @@ func testSharedActorName(t *testing.T, open func() troupe.Store) {
 	}
 	if ok != 1 {
 		t.Fatalf("%d concurrent creates of one name succeeded, want 1", ok)
+	}
+}
+
+// testSharedActorUpdate: an actor a store has read is read as it is now
+// after another store changed it, by id and by name.
+func testSharedActorUpdate(t *testing.T, open func() troupe.Store) {
+	ctx := t.Context()
+	dbs := []troupe.Store{open(), open()}
+	a := newActor("scraper")
+	must(t, dbs[0].CreateActor(ctx, a))
+	for round := range 3 {
+		if _, err := dbs[0].GetActor(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dbs[0].GetActorByName(ctx, "alice", a.Name); err != nil {
+			t.Fatal(err)
+		}
+		title := fmt.Sprintf("round %d", round)
+		upd, err := dbs[1].UpdateActor(ctx, a.ID, func(a *troupe.Actor) error {
+			a.Title = title
+			a.Versions[0].EnvVars[0].Value = title
+			return nil
+		})
+		must(t, err)
+		got, err := dbs[0].GetActor(ctx, a.ID)
+		must(t, err)
+		sameJSON(t, "GetActor after another store's update", got, upd)
+		got, err = dbs[0].GetActorByName(ctx, "alice", a.Name)
+		must(t, err)
+		sameJSON(t, "GetActorByName after another store's update", got, upd)
 	}
 }
 

@@ -45,6 +45,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Actor/UpdateError", testActorUpdateError},
 		{"Actor/Stats", testActorStats},
 		{"Actor/DeleteRemovesBuilds", testActorDeleteRemovesBuilds},
+		{"Actor/RecreatedSameID", testActorRecreatedSameID},
 		{"Build/Numbers", testBuildNumbers},
 		{"Build/ConcurrentNumbers", testBuildConcurrentNumbers},
 		{"Build/GetUpdateList", testBuildGetUpdateList},

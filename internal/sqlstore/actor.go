@@ -11,30 +11,64 @@ import (
 	"github.com/troupehq/troupe/internal/codec"
 )
 
-// actorColumns selects an actor's JSON and the figures its stats are made
-// of; scanActor reads them.
-const actorColumns = `a.data,
-	(SELECT COALESCE(SUM(n), 0) FROM run_counts WHERE act_id = a.id),
+// actorStats selects the figures an actor's stats are made of.
+const actorStats = `(SELECT COALESCE(SUM(n), 0) FROM run_counts WHERE act_id = a.id),
 	(SELECT COUNT(*) FROM builds WHERE act_id = a.id),
 	(SELECT MAX(started_at) FROM runs WHERE act_id = a.id)`
+
+// actorColumns selects an actor's id, version and JSON and the figures its
+// stats are made of; scanActor reads them.
+const actorColumns = `a.id, a.version, a.data, ` + actorStats
 
 // scanActor decodes a row of actorColumns. Stats are computed from the runs
 // and builds the store holds, not taken from what was written.
 func (s *Store) scanActor(row scanner) (*troupe.Actor, error) {
+	var id string
+	var version int64
 	var data []byte
-	var runs, builds int
-	var last NullTime
-	if err := row.Scan(&data, &runs, &builds, &last); err != nil {
+	var st actorStatsRow
+	if err := row.Scan(&id, &version, &data, &st.runs, &st.builds, &st.last); err != nil {
 		return nil, err
 	}
-	a, err := s.actors.decode(data)
+	a, err := s.actors.decode(id, version, data)
 	if err != nil {
 		return nil, err
 	}
-	a.Stats.TotalRuns = runs
-	a.Stats.TotalBuilds = builds
-	a.Stats.LastRunStartedAt = last.Ptr()
+	st.set(a)
 	return a, nil
+}
+
+type actorStatsRow struct {
+	runs, builds int
+	last         NullTime
+}
+
+func (st actorStatsRow) set(a *troupe.Actor) {
+	a.Stats.TotalRuns = st.runs
+	a.Stats.TotalBuilds = st.builds
+	a.Stats.LastRunStartedAt = st.last.Ptr()
+}
+
+// getActor reads the one actor the condition on "a" selects. It first reads
+// only the row's id, version and stats, which come before the JSON (in
+// SQLite, on the row's own page; in PostgreSQL, out of the JSON's TOAST),
+// so the JSON is neither read nor copied; only when the cache does not hold
+// that version does it read and decode the JSON.
+func (s *Store) getActor(ctx context.Context, where string, args ...any) (*troupe.Actor, error) {
+	var id string
+	var version int64
+	var st actorStatsRow
+	err := s.reader().QueryRow(ctx, `SELECT a.id, a.version, `+actorStats+` FROM actors a WHERE `+where, args...).
+		Scan(&id, &version, &st.runs, &st.builds, &st.last)
+	if err != nil {
+		return nil, s.notFound(err, "Actor")
+	}
+	if a := s.actors.get(id, version); a != nil {
+		st.set(a)
+		return a, nil
+	}
+	a, err := s.scanActor(s.reader().QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`, id))
+	return a, s.notFound(err, "Actor")
 }
 
 func normActor(a *troupe.Actor) {
@@ -102,8 +136,8 @@ func (s *Store) CreateActor(ctx context.Context, a *troupe.Actor) error {
 			return err
 		}
 		_, err := c.Exec(ctx,
-			`INSERT INTO actors (id, username, name, created_at, data) VALUES (?, ?, ?, ?, ?)`,
-			a.ID, a.Username, a.Name, s.t(a.CreatedAt), data)
+			`INSERT INTO actors (id, username, name, created_at, data, version) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Username, a.Name, s.t(a.CreatedAt), data, newActorVersion())
 		if err != nil {
 			return s.actorWriteErr(fmt.Errorf("insert actor: %w", err), a)
 		}
@@ -113,15 +147,12 @@ func (s *Store) CreateActor(ctx context.Context, a *troupe.Actor) error {
 
 // GetActor implements troupe.ActorStore.
 func (s *Store) GetActor(ctx context.Context, id string) (*troupe.Actor, error) {
-	a, err := s.scanActor(s.reader().QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`, id))
-	return a, s.notFound(err, "Actor")
+	return s.getActor(ctx, `a.id = ?`, id)
 }
 
 // GetActorByName implements troupe.ActorStore.
 func (s *Store) GetActorByName(ctx context.Context, username, name string) (*troupe.Actor, error) {
-	a, err := s.scanActor(s.reader().QueryRow(ctx,
-		`SELECT `+actorColumns+` FROM actors a WHERE a.username = ? AND a.name = ?`, username, name))
-	return a, s.notFound(err, "Actor")
+	return s.getActor(ctx, `a.username = ? AND a.name = ?`, username, name)
 }
 
 // ListActors implements troupe.ActorStore, ordered by createdAt (then id).
@@ -177,8 +208,8 @@ func (s *Store) UpdateActor(ctx context.Context, id string, fn func(a *troupe.Ac
 		if err != nil {
 			return fmt.Errorf("encode actor: %w", err)
 		}
-		if _, err := c.Exec(ctx, `UPDATE actors SET username = ?, name = ?, data = ? WHERE id = ?`,
-			a.Username, a.Name, data, id); err != nil {
+		if _, err := c.Exec(ctx, `UPDATE actors SET username = ?, name = ?, data = ?, version = ? WHERE id = ?`,
+			a.Username, a.Name, data, newActorVersion(), id); err != nil {
 			return s.actorWriteErr(fmt.Errorf("update actor: %w", err), a)
 		}
 		out = a

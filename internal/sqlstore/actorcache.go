@@ -1,10 +1,10 @@
 package sqlstore
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 
@@ -12,13 +12,15 @@ import (
 )
 
 // actorCache keeps actors decoded from their stored JSON, keyed by id with
-// the exact bytes they were decoded from. An actor's JSON holds its
+// the version of the row they were decoded from. An actor's JSON holds its
 // versions' source files, often megabytes (a built program shipped as
 // BASE64), and every run start reads the actor twice (the API, the
-// controller): comparing the bytes read with the kept ones costs a small
-// fraction of decoding them again. A hit returns a deep copy, so callers
-// may change what they get. The cache holds at most actorCacheBytes of
-// JSON; past that it starts over.
+// controller): with the version in hand a reader skips the JSON entirely.
+// Every write of an actor gives its row a new version (newActorVersion), so
+// a kept actor is never returned after its row changed, on any replica. A
+// hit returns a deep copy, so callers may change what they get. The cache
+// holds actors decoded from at most actorCacheBytes of JSON; past that it
+// starts over.
 type actorCache struct {
 	mu    sync.Mutex
 	byID  map[string]actorEntry
@@ -26,40 +28,41 @@ type actorCache struct {
 }
 
 type actorEntry struct {
-	data  []byte
-	actor *troupe.Actor
+	version int64
+	size    int // of the JSON the actor was decoded from
+	actor   *troupe.Actor
 }
 
-// actorCacheBytes bounds the JSON the actor cache keeps.
+// actorCacheBytes bounds the JSON the actor cache keeps actors of.
 const actorCacheBytes = 64 << 20
 
-// decode returns the actor data encodes, from the cache when the same
-// bytes were decoded before.
-func (c *actorCache) decode(data []byte) (*troupe.Actor, error) {
-	// The id is the first field json.Marshal writes for an actor; reading
-	// it with a decoder stops early instead of scanning the whole text.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	id := ""
-	if tok, err := dec.Token(); err == nil && tok == json.Delim('{') {
-		if name, err := dec.Token(); err == nil && name == "id" {
-			if v, err := dec.Token(); err == nil {
-				id, _ = v.(string)
-			}
-		}
+// newActorVersion returns the version an actor's row gets at a write: a
+// random number, so that a row deleted and created again with the same id
+// does not come back with a version a cache still holds.
+func newActorVersion() int64 { return rand.Int64() }
+
+// get returns a copy of the actor kept for this id and version, or nil.
+func (c *actorCache) get(id string, version int64) *troupe.Actor {
+	c.mu.Lock()
+	e, ok := c.byID[id]
+	c.mu.Unlock()
+	if !ok || e.version != version {
+		return nil
 	}
-	if id != "" {
-		c.mu.Lock()
-		e, ok := c.byID[id]
-		c.mu.Unlock()
-		if ok && bytes.Equal(e.data, data) {
-			return cloneActor(e.actor), nil
-		}
+	return cloneActor(e.actor)
+}
+
+// decode returns the actor data encodes, which is the row id at version:
+// from the cache when that version was decoded before.
+func (c *actorCache) decode(id string, version int64, data []byte) (*troupe.Actor, error) {
+	if a := c.get(id, version); a != nil {
+		return a, nil
 	}
 	a := new(troupe.Actor)
 	if err := json.Unmarshal(data, a); err != nil {
 		return nil, fmt.Errorf("decode actor: %w", err)
 	}
-	if id == "" || id != a.ID || len(data) > actorCacheBytes/4 {
+	if id != a.ID || len(data) > actorCacheBytes/4 {
 		return a, nil
 	}
 	c.mu.Lock()
@@ -68,9 +71,9 @@ func (c *actorCache) decode(data []byte) (*troupe.Actor, error) {
 		c.byID, c.bytes = map[string]actorEntry{}, 0
 	}
 	if old, ok := c.byID[id]; ok {
-		c.bytes -= len(old.data)
+		c.bytes -= old.size
 	}
-	c.byID[id] = actorEntry{data: bytes.Clone(data), actor: cloneActor(a)}
+	c.byID[id] = actorEntry{version: version, size: len(data), actor: cloneActor(a)}
 	c.bytes += len(data)
 	return a, nil
 }

@@ -25,8 +25,9 @@ func sampleActor() *troupe.Actor {
 	}
 }
 
-// TestActorCache: the same bytes decode to equal actors that share nothing
-// a caller could change; other bytes for the same id decode afresh.
+// TestActorCache: the same version of an actor decodes to equal actors that
+// share nothing a caller could change; another version of the same id
+// decodes afresh.
 func TestActorCache(t *testing.T) {
 	t.Parallel()
 	var c actorCache
@@ -34,14 +35,14 @@ func TestActorCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.decode(data)
+	if got := c.get("a1", 1); got != nil {
+		t.Fatalf("empty cache returned %+v", got)
+	}
+	first, err := c.decode("a1", 1, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := c.decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := c.get("a1", 1)
 	if !reflect.DeepEqual(first, second) {
 		t.Fatalf("cached decode differs:\n%+v\n%+v", first, second)
 	}
@@ -53,7 +54,7 @@ func TestActorCache(t *testing.T) {
 	*second.TaggedBuilds["latest"].FinishedAt = time.Time{}
 	second.ExampleRunInput.Body = "changed"
 	*second.Stats.LastRunStartedAt = time.Time{}
-	third, err := c.decode(data)
+	third, err := c.decode("a1", 1, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +62,21 @@ func TestActorCache(t *testing.T) {
 		t.Errorf("a change to a returned actor reached the cache:\n%+v", third)
 	}
 
+	if got := c.get("a1", 2); got != nil {
+		t.Errorf("another version of the actor came from the cache: %+v", got)
+	}
 	a := sampleActor()
 	a.Name = "renamed"
 	data2, _ := json.Marshal(a)
-	got, err := c.decode(data2)
+	got, err := c.decode("a1", 2, data2)
 	if err != nil || got.Name != "renamed" {
-		t.Errorf("changed bytes of the same id: %v, %v", got.Name, err)
+		t.Errorf("another version of the same id: %v, %v", got.Name, err)
+	}
+	if got := c.get("a1", 1); got != nil {
+		t.Errorf("the replaced version is still kept: %+v", got)
+	}
+	if got := c.get("a1", 2); got == nil || got.Name != "renamed" {
+		t.Errorf("the new version is not kept: %+v", got)
 	}
 }
 
