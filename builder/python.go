@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -23,9 +24,17 @@ import (
 // pyproject.toml gets its own virtual environment, BUILD/.venv, made by
 // `python3 -m venv` and filled by pip inside the build sandbox, as the
 // `RUN pip install -r requirements.txt` of an Apify Python Dockerfile
-// would. The run's PATH starts with .venv/bin and VIRTUAL_ENV names it, so
-// the Dockerfile's start command (`python -m src`, `python3 main.py`) runs
-// inside it.
+// would. The run's PATH starts with .venv/bin, relative to the run's
+// working folder (whose .venv is the build's), so the Dockerfile's start
+// command (`python -m src`, `python3 main.py`) runs inside it.
+//
+// The environment is relocatable, so that a replica that unpacks the
+// build's archive in another folder runs it (relocate): its interpreter is
+// a copy of the system's (`venv --copies`; python3 and python3.X link to
+// it), which finds its environment next to itself and the system's
+// standard library through pyvenv.cfg's home, and the scripts pip writes
+// in bin find their interpreter next to themselves rather than by the
+// build folder's absolute path. Nothing in it links outside the build.
 //
 // Like the npm layers, the environment an install from requirements.txt
 // made is kept in DATA/pip-layers/KEY; a later build whose install inputs
@@ -64,14 +73,14 @@ func (b *Builder) installPython(ctx context.Context, dir, declared string, sink 
 	} else {
 		pip = append(pip, ".")
 	}
-	env := b.venvEnv(venv)
+	env := b.venvEnv()
 	key := b.pipLayerKey(dir, declared)
 	if key != "" && b.restorePipLayer(key, venv) {
 		logf("Reusing the Python virtual environment an earlier build made from the same requirements.txt.")
 		return env, nil
 	}
 	logf("Creating a Python virtual environment (%s) and installing dependencies from %s with pip.", venvName, declared)
-	if err := b.install(ctx, dir, sink, []string{"python3", "-m", "venv", venv}); err != nil {
+	if err := b.install(ctx, dir, sink, []string{"python3", "-m", "venv", "--copies", venv}); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -83,6 +92,9 @@ func (b *Builder) installPython(ctx context.Context, dir, declared string, sink 
 		}
 		return nil, troupe.Errorf(troupe.ErrBuildFailed, "pip install failed: %v", err)
 	}
+	if err := relocate(venv); err != nil {
+		return nil, fmt.Errorf("make the virtual environment relocatable: %w", err)
+	}
 	if key != "" {
 		if err := b.savePipLayer(key, venv); err != nil {
 			b.cfg.Logger.Warn("save pip layer", "dir", dir, "err", err)
@@ -91,16 +103,17 @@ func (b *Builder) installPython(ctx context.Context, dir, declared string, sink 
 	return env, nil
 }
 
-// venvEnv is what a run needs to run inside the virtual environment venv.
-func (b *Builder) venvEnv(venv string) []troupe.EnvVar {
-	path := filepath.Join(venv, "bin")
+// venvEnv is what a run needs to run inside the build's virtual
+// environment: PATH starting with .venv/bin, relative to the run's working
+// folder, wherever the build's files are on the replica that runs it.
+func (b *Builder) venvEnv() []troupe.EnvVar {
+	path := filepath.Join(venvName, "bin")
 	for _, kv := range b.cfg.BaseEnv {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok && v != "" {
 			path += ":" + v
 		}
 	}
 	return []troupe.EnvVar{
-		{Name: "VIRTUAL_ENV", Value: venv},
 		{Name: "PATH", Value: path},
 		{Name: "PYTHONUNBUFFERED", Value: "1"}, // log lines as they are printed
 	}
@@ -117,7 +130,7 @@ func (b *Builder) pipLayerKey(dir, declared string) string {
 		return ""
 	}
 	h := sha256.New()
-	h.Write([]byte("troupe pip layer 1\x00"))
+	h.Write([]byte("troupe pip layer 2\x00")) // 2: relocatable environments
 	h.Write(data)
 	h.Write([]byte{0})
 	env := slices.Clone(b.cfg.BuildEnv)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/troupehq/troupe/client"
+	"github.com/troupehq/troupe/pgtest"
 )
 
 // wheelPython returns a Python that can build a wheel from a local source
@@ -26,15 +27,16 @@ func wheelPython(t *testing.T) string {
 	return ""
 }
 
-// buildWheel builds the wheel of a tiny package, greetlib 1.0, into a new
-// folder and returns the folder.
+// buildWheel builds the wheel of a tiny package, greetlib 1.0 (with a
+// console script, greet), into a new folder and returns the folder.
 func buildWheel(t *testing.T) string {
 	t.Helper()
 	src, out := t.TempDir(), t.TempDir()
 	files := map[string]string{
 		"pyproject.toml": "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n" +
-			"[project]\nname = \"greetlib\"\nversion = \"1.0\"\n",
-		"greetlib/__init__.py": "def greet(name):\n    return f'greetlib says hello to {name}'\n",
+			"[project]\nname = \"greetlib\"\nversion = \"1.0\"\n\n[project.scripts]\ngreet = \"greetlib:main\"\n",
+		"greetlib/__init__.py": "def greet(name):\n    return f'greetlib says hello to {name}'\n\n" +
+			"def main():\n    print(greet('the greet script'))\n",
 	}
 	for name, content := range files {
 		p := filepath.Join(src, name)
@@ -51,6 +53,41 @@ func buildWheel(t *testing.T) string {
 		t.Fatalf("pip wheel: %v\n%s", err, b)
 	}
 	return out
+}
+
+// pythonActor is an Apify-style Python actor that greets with greetlib,
+// from its module and from its console script, and keeps in OUTPUT what
+// it saw.
+var pythonActor = []client.SourceFile{
+	{Name: "Dockerfile", Format: "TEXT", Content: "FROM apify/actor-python:3.11\nCOPY requirements.txt ./\n" +
+		"RUN pip install -r requirements.txt\nCOPY . ./\nCMD [\"python\", \"-m\", \"src\"]\n"},
+	{Name: "requirements.txt", Format: "TEXT", Content: "greetlib==1.0\n"},
+	{Name: "src/__init__.py", Format: "TEXT", Content: ""},
+	{Name: "src/__main__.py", Format: "TEXT", Content: `import json, os, subprocess, sys, urllib.request
+from greetlib import greet
+
+print(greet('troupe'), 'from', sys.prefix)
+script = subprocess.run(['greet'], capture_output=True, text=True)
+url = f"{os.environ['APIFY_API_BASE_URL']}/v2/key-value-stores/{os.environ['ACTOR_DEFAULT_KEY_VALUE_STORE_ID']}/records/OUTPUT"
+body = json.dumps({'greeting': greet('troupe'), 'prefix': sys.prefix, 'executable': sys.executable,
+                   'script': script.stdout.strip() or script.stderr}).encode()
+req = urllib.request.Request(url, data=body, method='PUT', headers={
+    'Authorization': 'Bearer ' + os.environ['APIFY_TOKEN'], 'Content-Type': 'application/json'})
+urllib.request.urlopen(req).read()
+`},
+}
+
+// checkPythonOutput checks the OUTPUT of a run of pythonActor on s: greetlib
+// imported and its script run, inside the build's virtual environment
+// (reached through the run's folder).
+func checkPythonOutput(t *testing.T, s *server, runID string) {
+	t.Helper()
+	out := s.record(t, runID, "OUTPUT")
+	prefix, _ := out["prefix"].(string)
+	if out["greeting"] != "greetlib says hello to troupe" || !strings.HasSuffix(prefix, "/.venv") ||
+		out["executable"] != prefix+"/bin/python" || out["script"] != "greetlib says hello to the greet script" {
+		t.Errorf("OUTPUT = %v\nlog:\n%s", out, s.log(t, runID))
+	}
 }
 
 // TestPythonActor builds a Python actor whose requirements.txt names a
@@ -77,23 +114,7 @@ func TestPythonActor(t *testing.T) {
 	defer s.stop()
 	ctx := testCtx(t)
 
-	main := `import json, os, sys, urllib.request
-from greetlib import greet
-
-print(greet('troupe'), 'from', sys.prefix)
-url = f"{os.environ['APIFY_API_BASE_URL']}/v2/key-value-stores/{os.environ['ACTOR_DEFAULT_KEY_VALUE_STORE_ID']}/records/OUTPUT"
-body = json.dumps({'greeting': greet('troupe'), 'prefix': sys.prefix, 'virtualEnv': os.environ.get('VIRTUAL_ENV')}).encode()
-req = urllib.request.Request(url, data=body, method='PUT', headers={
-    'Authorization': 'Bearer ' + os.environ['APIFY_TOKEN'], 'Content-Type': 'application/json'})
-urllib.request.urlopen(req).read()
-`
-	b1 := s.buildOf(t, []client.SourceFile{
-		{Name: "Dockerfile", Format: "TEXT", Content: "FROM apify/actor-python:3.11\nCOPY requirements.txt ./\n" +
-			"RUN pip install -r requirements.txt\nCOPY . ./\nCMD [\"python\", \"-m\", \"src\"]\n"},
-		{Name: "requirements.txt", Format: "TEXT", Content: "greetlib==1.0\n"},
-		{Name: "src/__init__.py", Format: "TEXT", Content: ""},
-		{Name: "src/__main__.py", Format: "TEXT", Content: main},
-	}, nil)
+	b1 := s.buildOf(t, pythonActor, nil)
 	b1 = s.finishBuild(t, b1.ID)
 	log1 := s.buildLog(t, b1.ID)
 	if b1.Status != client.StatusSucceeded || !strings.Contains(log1, "Creating a Python virtual environment") {
@@ -112,11 +133,7 @@ urllib.request.urlopen(req).read()
 		}
 		run = s.finish(t, run.ID)
 		wantStatus(t, run, client.StatusSucceeded)
-		out := s.record(t, run.ID, "OUTPUT")
-		prefix, _ := out["prefix"].(string)
-		if out["greeting"] != "greetlib says hello to troupe" || !strings.HasSuffix(prefix, "/.venv") || out["virtualEnv"] != prefix {
-			t.Errorf("OUTPUT = %v\nlog:\n%s", out, s.log(t, run.ID))
-		}
+		checkPythonOutput(t, s, run.ID)
 	}
 	runOnce()
 
@@ -133,4 +150,37 @@ urllib.request.urlopen(req).read()
 		t.Errorf("the second build asked the wheel folder again (%d requests, then %d)", fetched, got)
 	}
 	runOnce() // with the second build, now latest
+}
+
+// TestPythonActorOnAnotherReplica: a Python actor built on replica A runs
+// on replica B, which shares only the database: B unpacks the build's
+// archive, virtual environment included, into its own data folder, and the
+// environment runs from there (its interpreter, its packages, the scripts
+// pip wrote).
+func TestPythonActorOnAnotherReplica(t *testing.T) {
+	t.Parallel()
+	wheels := buildWheel(t)
+	index := httptest.NewServer(http.FileServer(http.Dir(wheels)))
+	defer index.Close()
+	url, dirA, dirB := pgtest.NewDatabase(t), t.TempDir(), t.TempDir()
+	a := replica(t, url, dirA, "a", "--examples=false",
+		"--build-env", "PIP_NO_INDEX=1", "--build-env", "PIP_FIND_LINKS="+index.URL+"/")
+	build := a.finishBuild(t, a.buildOf(t, pythonActor, nil).ID)
+	if build.Status != client.StatusSucceeded {
+		t.Fatalf("build %s:\n%s", build.Status, a.buildLog(t, build.ID))
+	}
+	if err := os.RemoveAll(filepath.Join(dirA, "builds")); err != nil {
+		t.Fatal(err)
+	}
+	b := replica(t, url, dirB, "b", "--examples=false")
+	run, err := b.c.Actor(build.ActID).Start(testCtx(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run = b.finish(t, run.ID)
+	wantStatus(t, run, client.StatusSucceeded)
+	checkPythonOutput(t, b, run.ID)
+	if got, err := filepath.Glob(filepath.Join(dirB, "artifacts", "*", ".venv", "bin", "python")); err != nil || len(got) != 1 {
+		t.Errorf("B's cache of the build: %v %v", got, err)
+	}
 }
