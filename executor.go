@@ -1,6 +1,9 @@
 package troupe
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ExecSpec is what an executor needs to start one process of a run.
 type ExecSpec struct {
@@ -19,6 +22,19 @@ type ExecSpec struct {
 	Env []string
 	// MemoryMbytes is the memory limit; 0 means none.
 	MemoryMbytes int
+	// ActorID, BuildID, Artifact and Image say what a remote executor runs
+	// (a local executor ignores them): the actor and build whose archive
+	// (GET /v2/actor-builds/{BuildID}/artifact, with the run's APIFY_TOKEN)
+	// it unpacks, the archive's sha256 (hex) it checks, and the OCI image
+	// (the build's Dockerfile FROM) it runs in.
+	ActorID  string
+	BuildID  string
+	Artifact string
+	Image    string
+	// Deadline, when not zero, is when the executor may end the process on
+	// its own should troupe not have stopped it by then: a backstop for the
+	// run's timeout, which the controller enforces itself.
+	Deadline time.Time
 	// Output receives each line the process writes to stdout or stderr,
 	// without the newline, in the order read. It is called from one
 	// goroutine at a time.
@@ -34,6 +50,16 @@ type ExitStatus struct {
 	// OutOfMemory is set when the executor killed it for going over its
 	// memory limit.
 	OutOfMemory bool
+	// Lost is set when the process vanished without troupe killing it (its
+	// pod was deleted or evicted, its node was lost): the controller treats
+	// the run as one whose server stopped (a restart counted in
+	// stats.migrationCount, or FAILED when the actor forbids restarts).
+	Lost bool
+	// Failure, when set, says why the executor could not run the program
+	// at all (its image could not be pulled, the build's archive could not
+	// be fetched); the run fails with it as its status message. It names no
+	// secret.
+	Failure string
 }
 
 // ProcessStats is a sample of a process's resource use.
@@ -75,4 +101,31 @@ type Executor interface {
 	// KillOrphan kills a process group left by an earlier server instance, if
 	// that exact process (pid and start time) still exists.
 	KillOrphan(pid int, startTime uint64) error
+}
+
+// RemoteExecutor is implemented by an executor whose processes run
+// elsewhere than on the troupe server (Kubernetes pods), and that outlive
+// the server that started them. The controller then:
+//
+//   - prepares no folders on the server: ExecSpec.Dir and BuildDir are
+//     empty, and the executor gets the build's files itself (ExecSpec's
+//     BuildID, Artifact, Image); HOME is WorkDir;
+//   - never calls KillOrphan: a process is found by its run id and
+//     generation instead;
+//   - when it takes a run over (its own after a restart, or a dead
+//     replica's), calls Adopt for the run's current generation before
+//     anything else, and keeps running the process Adopt returns instead
+//     of starting it again. Only when Adopt finds none does it apply the
+//     rules of a lost process.
+type RemoteExecutor interface {
+	Executor
+	// WorkDir is the folder the process starts in, as the process sees it.
+	WorkDir() string
+	// Adopt returns the process of spec's run and generation (RunID,
+	// Generation, MemoryMbytes and Output are used) left by an earlier
+	// server or another replica, still running or ended since; nil when
+	// there is none. Output gets the lines the process wrote after since
+	// (the time of the last line troupe stored; zero for all of them).
+	// Processes of the run's other generations are stopped.
+	Adopt(ctx context.Context, spec *ExecSpec, since time.Time) (Process, error)
 }

@@ -3,13 +3,18 @@ package actorproject
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"strings"
 )
 
 // Dockerfile is what troupe takes from an actor's Dockerfile: the start
-// command (ENTRYPOINT + CMD, in exec or shell form) and ENV variables (name,
-// value), of the last stage.
+// command (ENTRYPOINT + CMD, in exec or shell form), ENV variables (name,
+// value) and base image (From) of the last stage.
 type Dockerfile struct {
+	// From is the image the last stage starts FROM, with a stage name
+	// resolved to that stage's image and the ARGs declared before the first
+	// FROM replaced by their defaults; "" without FROM.
+	From       string
 	Entrypoint []string
 	Cmd        []string
 	Env        [][2]string
@@ -20,6 +25,9 @@ type Dockerfile struct {
 // has no image to FROM, COPY into or RUN in).
 func ParseDockerfile(src string) Dockerfile {
 	var d Dockerfile
+	args := map[string]string{} // ARGs before the first FROM
+	stages := map[string]string{}
+	seenFrom := false
 	for _, ins := range instructions(src) {
 		word, rest, _ := strings.Cut(ins, " ")
 		rest = strings.TrimSpace(rest)
@@ -31,12 +39,40 @@ func ParseDockerfile(src string) Dockerfile {
 			d.Cmd = nil // as in Docker: a new ENTRYPOINT resets CMD
 		case "ENV":
 			d.Env = append(d.Env, envPairs(rest)...)
+		case "ARG":
+			if !seenFrom {
+				name, def, _ := strings.Cut(rest, "=")
+				args[strings.TrimSpace(name)] = strings.Trim(strings.TrimSpace(def), `"'`)
+			}
 		case "FROM":
 			// A new stage starts afresh.
-			d = Dockerfile{}
+			seenFrom = true
+			d = Dockerfile{From: fromImage(rest, args, stages)}
 		}
 	}
 	return d
+}
+
+// fromImage returns the image of a FROM instruction's arguments
+// ("[--platform=…] image [AS name]"), recording a named stage in stages.
+func fromImage(rest string, args, stages map[string]string) string {
+	var words []string
+	for _, w := range strings.Fields(rest) {
+		if !strings.HasPrefix(w, "--") {
+			words = append(words, w)
+		}
+	}
+	if len(words) == 0 {
+		return ""
+	}
+	image := os.Expand(words[0], func(name string) string { return args[name] })
+	if base, ok := stages[strings.ToLower(image)]; ok {
+		image = base
+	}
+	if len(words) == 3 && strings.EqualFold(words[1], "AS") {
+		stages[strings.ToLower(words[2])] = image
+	}
+	return image
 }
 
 // Command returns the argv the Dockerfile starts, or nil.

@@ -41,3 +41,19 @@ func TestParseDockerfileEnv(t *testing.T) {
 		t.Errorf("env %q, want %q", d.Env, want)
 	}
 }
+
+func TestParseDockerfileFrom(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		"FROM node:20\nCMD [\"node\"]":                                            "node:20",
+		"FROM --platform=linux/amd64 apify/actor-node:20 AS base\nCMD x":          "apify/actor-node:20",
+		"FROM golang:1 AS build\nRUN make\nFROM debian:12\nCOPY --from=build . .": "debian:12",
+		"FROM node:20 AS deps\nRUN npm i\nFROM deps\nCMD x":                       "node:20",
+		"ARG NODE=22\nFROM apify/actor-node:${NODE}\nARG NODE=1\nCMD x":           "apify/actor-node:22",
+		"CMD [\"x\"]": "",
+	} {
+		if got := actorproject.ParseDockerfile(src).From; got != want {
+			t.Errorf("From of %q = %q, want %q", src, got, want)
+		}
+	}
+}

@@ -288,7 +288,7 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	// comes too late: the build succeeds.
 	bd, err = st.UpdateBuild(wctx, buildID, func(x *troupe.Build) error {
 		x.Command, x.Dir, x.Env, x.InputSchema = res.Command, res.Dir, res.Env, res.InputSchema
-		x.Artifact = res.Artifact
+		x.Artifact, x.Image = res.Artifact, res.Image
 		return nil
 	})
 	if err != nil {
@@ -377,6 +377,7 @@ type result struct {
 	Command     []string
 	Env         []troupe.EnvVar
 	InputSchema json.RawMessage
+	Image       string // the Dockerfile's FROM (Kubernetes executor)
 }
 
 func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink, logf func(string, ...any)) (*result, error) {
@@ -423,7 +424,7 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink
 	for _, kv := range proj.docker.Env {
 		res.Env = append(res.Env, troupe.EnvVar{Name: kv[0], Value: kv[1]})
 	}
-	res.Command = proj.docker.Command()
+	res.Command, res.Image = proj.docker.Command(), proj.docker.From
 	if len(res.Command) == 0 && proj.hasStartScript {
 		res.Command = []string{"npm", "start", "--silent"}
 	}

@@ -123,6 +123,9 @@ func TestBuildKeptAsArtifact(t *testing.T) {
 	if got.Status != troupe.StatusSucceeded || got.Artifact == "" {
 		t.Fatalf("build is %s with artifact %q:\n%s", got.Status, got.Artifact, log)
 	}
+	if got.Image != "node:20" {
+		t.Errorf("build image = %q, want the Dockerfile's FROM node:20", got.Image)
+	}
 	c := &artifact.Cache{Dir: t.TempDir(), Store: st}
 	dir, err := c.Path(t.Context(), got.Artifact)
 	if err != nil {

@@ -7,10 +7,14 @@
 //	}
 //
 // The suite starts real processes with POSIX sh and coreutils (sleep, env,
-// head, tr, seq) and asserts only what a user of the interface sees.
+// head, tr, seq) and asserts only what a user of the interface sees. An
+// executor whose processes honestly differ from local ones (pods) says how
+// with [Options] and runs it with [RunWith]; the checks of local executors
+// stay as they are.
 package executortest
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -31,9 +35,34 @@ var Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
 // should end at once (after Kill, or on its own).
 const DoneTimeout = 10 * time.Second
 
-// Run runs the suite. newExecutor returns the executor under test; it is
-// called once per subtest, and subtests run in parallel.
+// Options adapt the suite to an executor. The zero value is that of a local
+// executor: every check applies as written.
+type Options struct {
+	// Remote says the executor implements troupe.RemoteExecutor: specs
+	// have no Dir, the process starts in WorkDir, it has no pid on this
+	// machine, and instead of KillOrphan a second executor adopts a running
+	// process (Adopt) and ends it.
+	Remote bool
+	// NoStats says Stats gives no figures: the suite checks that it gives
+	// the zero value instead of made-up ones.
+	NoStats bool
+	// Prepare, when set, completes every spec the suite starts (an image to
+	// run it in, say) without touching what the suite set.
+	Prepare func(*troupe.ExecSpec)
+	// StartDelay is added to every wait: how long a process may take to
+	// start (a pod is scheduled and its containers created first).
+	StartDelay time.Duration
+}
+
+// Run runs the suite with every check. newExecutor returns the executor
+// under test; it is called once per subtest, and subtests run in parallel.
 func Run(t *testing.T, newExecutor func(t *testing.T) troupe.Executor) {
+	t.Helper()
+	RunWith(t, Options{}, newExecutor)
+}
+
+// RunWith runs the suite adapted by opts.
+func RunWith(t *testing.T, opts Options, newExecutor func(t *testing.T) troupe.Executor) {
 	t.Helper()
 	tests := []struct {
 		name string
@@ -50,16 +79,59 @@ func Run(t *testing.T, newExecutor func(t *testing.T) troupe.Executor) {
 		{"MemoryLimit", testMemoryLimit},
 		{"Stats", testStats},
 	}
-	tests = append(tests, struct {
-		name string
-		fn   func(t *testing.T, ex troupe.Executor)
-	}{"KillOrphan", func(t *testing.T, ex troupe.Executor) { testKillOrphan(t, ex, newExecutor(t)) }})
+	if opts.Remote {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, ex troupe.Executor)
+		}{"Adopt", func(t *testing.T, ex troupe.Executor) { testAdopt(t, ex, newExecutor(t)) }})
+	} else {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, ex troupe.Executor)
+		}{"KillOrphan", func(t *testing.T, ex troupe.Executor) { testKillOrphan(t, ex, newExecutor(t)) }})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.fn(t, newExecutor(t))
+			tt.fn(t, &adapted{Executor: newExecutor(t), opts: opts})
 		})
 	}
+}
+
+// adapted is the executor under test as the suite's checks see it: it
+// completes each spec as opts say and gives each its own run id.
+type adapted struct {
+	troupe.Executor
+	opts Options
+}
+
+var runSeq atomic.Int64
+
+func (a *adapted) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Process, error) {
+	s := *spec
+	if s.RunID == "suite" {
+		s.RunID = fmt.Sprintf("suite%d", runSeq.Add(1))
+	}
+	if a.opts.Remote {
+		s.Dir, s.BuildDir = "", ""
+	}
+	if a.opts.Prepare != nil {
+		a.opts.Prepare(&s)
+	}
+	return a.Executor.Start(ctx, &s)
+}
+
+// optsOf returns the options ex runs the suite with.
+func optsOf(ex troupe.Executor) Options {
+	if a, ok := ex.(*adapted); ok {
+		return a.opts
+	}
+	return Options{}
+}
+
+// wait is d plus the start delay of ex.
+func wait(ex troupe.Executor, d time.Duration) time.Duration {
+	return d + optsOf(ex).StartDelay
 }
 
 // Output collects the lines a process writes and checks that ExecSpec.Output
@@ -154,7 +226,7 @@ func WaitSeen(t *testing.T, o *Output, d time.Duration) {
 func testOutputBothStreams(t *testing.T, ex troupe.Executor) {
 	out := NewOutput(t, "")
 	p := Start(t, ex, `echo out1; echo err1 >&2; echo out2; echo err2 >&2; echo; echo "  spaced  "; printf 'last without newline'`, out, 0)
-	if got := WaitDone(t, p, DoneTimeout); got != (troupe.ExitStatus{}) {
+	if got := WaitDone(t, p, wait(ex, DoneTimeout)); got != (troupe.ExitStatus{}) {
 		t.Fatalf("Exit() = %+v, want code 0", got)
 	}
 	lines := out.Lines()
@@ -180,7 +252,7 @@ func testOutputManyLines(t *testing.T, ex troupe.Executor) {
 	const n = 5000
 	out := NewOutput(t, "")
 	p := Start(t, ex, fmt.Sprintf(`i=1; while [ $i -le %d ]; do echo $i; echo e$i >&2; i=$((i+1)); done`, n), out, 0)
-	if got := WaitDone(t, p, DoneTimeout); got.Code != 0 {
+	if got := WaitDone(t, p, wait(ex, DoneTimeout)); got.Code != 0 {
 		t.Fatalf("Exit() = %+v, want code 0", got)
 	}
 	var nOut, nErr int
@@ -206,7 +278,7 @@ func testOutputLongLine(t *testing.T, ex troupe.Executor) {
 	const size = 3 << 20
 	out := NewOutput(t, "")
 	p := Start(t, ex, fmt.Sprintf(`head -c %d /dev/zero | tr '\0' x; echo; echo after`, size), out, 0)
-	if got := WaitDone(t, p, DoneTimeout); got.Code != 0 {
+	if got := WaitDone(t, p, wait(ex, DoneTimeout)); got.Code != 0 {
 		t.Fatalf("Exit() = %+v, want code 0", got)
 	}
 	lines := out.Lines()
@@ -230,7 +302,7 @@ func testEnvExact(t *testing.T, ex troupe.Executor) {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	if got := WaitDone(t, p, DoneTimeout); got.Code != 0 {
+	if got := WaitDone(t, p, wait(ex, DoneTimeout)); got.Code != 0 {
 		t.Fatalf("Exit() = %+v, want code 0", got)
 	}
 	got := out.Lines()
@@ -251,9 +323,11 @@ func testDir(t *testing.T, ex troupe.Executor) {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	WaitDone(t, p, DoneTimeout)
-	want, err := filepath.EvalSymlinks(dir)
-	if err != nil {
+	WaitDone(t, p, wait(ex, DoneTimeout))
+	var want string
+	if optsOf(ex).Remote {
+		want = ex.(*adapted).Executor.(troupe.RemoteExecutor).WorkDir()
+	} else if want, err = filepath.EvalSymlinks(dir); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.Lines(); !slices.Equal(got, []string{want}) {
@@ -264,7 +338,7 @@ func testDir(t *testing.T, ex troupe.Executor) {
 func testExitCode(t *testing.T, ex troupe.Executor) {
 	for _, code := range []int{0, 3, 91} {
 		p := Start(t, ex, fmt.Sprintf("exit %d", code), nil, 0)
-		got := WaitDone(t, p, DoneTimeout)
+		got := WaitDone(t, p, wait(ex, DoneTimeout))
 		if want := (troupe.ExitStatus{Code: code}); got != want {
 			t.Errorf("exit %d: Exit() = %+v, want %+v", code, got, want)
 		}
@@ -276,7 +350,7 @@ func testKillGroup(t *testing.T, ex troupe.Executor) {
 	// whole group is dead.
 	out := NewOutput(t, "started")
 	p := Start(t, ex, `sleep 100 & echo started; sleep 100`, out, 0)
-	WaitSeen(t, out, DoneTimeout)
+	WaitSeen(t, out, wait(ex, DoneTimeout))
 	select {
 	case <-p.Done():
 		t.Fatal("Done closed before Kill")
@@ -285,7 +359,7 @@ func testKillGroup(t *testing.T, ex troupe.Executor) {
 	if err := p.Kill(); err != nil {
 		t.Fatalf("Kill: %v", err)
 	}
-	got := WaitDone(t, p, DoneTimeout)
+	got := WaitDone(t, p, wait(ex, DoneTimeout))
 	if want := (troupe.ExitStatus{Code: -1, Signal: "SIGKILL"}); got != want {
 		t.Errorf("Exit() = %+v, want %+v", got, want)
 	}
@@ -299,7 +373,7 @@ func testLeaderExitEndsGroup(t *testing.T, ex troupe.Executor) {
 	// output open: the run is over all the same.
 	out := NewOutput(t, "")
 	p := Start(t, ex, `sleep 100 & echo bye`, out, 0)
-	got := WaitDone(t, p, DoneTimeout)
+	got := WaitDone(t, p, wait(ex, DoneTimeout))
 	if got != (troupe.ExitStatus{}) {
 		t.Errorf("Exit() = %+v, want code 0", got)
 	}
@@ -312,7 +386,7 @@ func testMemoryLimit(t *testing.T, ex troupe.Executor) {
 	// The shell keeps 300 MB in a variable, then sleeps; the limit is 64 MB.
 	out := NewOutput(t, "")
 	p := Start(t, ex, `x=$(head -c 314572800 /dev/zero | tr '\0' x); echo survived; sleep 100`, out, 64)
-	got := WaitDone(t, p, 30*time.Second)
+	got := WaitDone(t, p, wait(ex, 30*time.Second))
 	if !got.OutOfMemory || got.Code != -1 {
 		t.Errorf("Exit() = %+v, want OutOfMemory and code -1", got)
 	}
@@ -321,13 +395,23 @@ func testMemoryLimit(t *testing.T, ex troupe.Executor) {
 	}
 	// The same process under the limit is left alone.
 	q := Start(t, ex, `x=$(head -c 1048576 /dev/zero | tr '\0' x); echo ok`, nil, 64)
-	if got := WaitDone(t, q, DoneTimeout); got != (troupe.ExitStatus{}) {
+	if got := WaitDone(t, q, wait(ex, DoneTimeout)); got != (troupe.ExitStatus{}) {
 		t.Errorf("small process: Exit() = %+v, want code 0", got)
 	}
 }
 
 func testStats(t *testing.T, ex troupe.Executor) {
 	p := Start(t, ex, `while :; do :; done`, nil, 0)
+	if optsOf(ex).NoStats {
+		if st := p.Stats(); st != (troupe.ProcessStats{}) {
+			t.Errorf("Stats() = %+v from an executor without figures, want zero", st)
+		}
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		WaitDone(t, p, wait(ex, DoneTimeout))
+		return
+	}
 	deadline := time.Now().Add(DoneTimeout)
 	var st troupe.ProcessStats
 	for {
@@ -349,7 +433,7 @@ func testStats(t *testing.T, ex troupe.Executor) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	WaitDone(t, p, DoneTimeout)
+	WaitDone(t, p, wait(ex, DoneTimeout))
 	if after := p.Stats(); after.MemMaxBytes == 0 || after.CPUMaxUsage == 0 {
 		t.Errorf("Stats() after exit = %+v; want the figures kept", after)
 	}
@@ -360,7 +444,7 @@ func testStats(t *testing.T, ex troupe.Executor) {
 func testKillOrphan(t *testing.T, ex, other troupe.Executor) {
 	out := NewOutput(t, "started")
 	p := Start(t, ex, `sleep 100 & echo started; sleep 100`, out, 0)
-	WaitSeen(t, out, DoneTimeout)
+	WaitSeen(t, out, wait(ex, DoneTimeout))
 
 	// Another start time means another process: left alone.
 	if err := other.KillOrphan(p.PID(), p.StartTime()+1000); err != nil {
@@ -374,12 +458,66 @@ func testKillOrphan(t *testing.T, ex, other troupe.Executor) {
 	if err := other.KillOrphan(p.PID(), p.StartTime()); err != nil {
 		t.Fatalf("KillOrphan: %v", err)
 	}
-	got := WaitDone(t, p, DoneTimeout)
+	got := WaitDone(t, p, wait(ex, DoneTimeout))
 	if got.Code != -1 || got.Signal == "" {
 		t.Errorf("Exit() = %+v, want killed by a signal", got)
 	}
 	// Gone already: no error.
 	if err := other.KillOrphan(p.PID(), p.StartTime()); err != nil {
 		t.Errorf("KillOrphan of an ended process: %v", err)
+	}
+}
+
+// testAdopt starts a process with ex, and other, a second executor (another
+// server), adopts it by its run and generation with its output so far,
+// and kills it.
+func testAdopt(t *testing.T, ex, other troupe.Executor) {
+	a := ex.(*adapted)
+	var spec troupe.ExecSpec
+	out := NewOutput(t, "started")
+	p, err := a.Executor.Start(t.Context(), func() *troupe.ExecSpec {
+		spec = troupe.ExecSpec{RunID: fmt.Sprintf("suite%d", runSeq.Add(1)), Generation: 3,
+			Command: []string{"sh", "-c", `echo started; sleep 100`}, Env: Env, Output: out.Func}
+		if a.opts.Prepare != nil {
+			a.opts.Prepare(&spec)
+		}
+		return &spec
+	}())
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Kill() })
+	WaitSeen(t, out, wait(ex, DoneTimeout))
+
+	adopter := other.(troupe.RemoteExecutor)
+	none := spec
+	none.Generation = 2
+	if q, err := adopter.Adopt(t.Context(), &none, time.Time{}); err != nil || q != nil {
+		t.Fatalf("Adopt of a generation without a process = %v, %v; want nil, nil", q, err)
+	}
+	out2 := NewOutput(t, "started")
+	again := spec
+	again.Output = out2.Func
+	q, err := adopter.Adopt(t.Context(), &again, time.Time{})
+	if err != nil || q == nil {
+		t.Fatalf("Adopt = %v, %v; want the running process", q, err)
+	}
+	WaitSeen(t, out2, wait(ex, DoneTimeout))
+	select {
+	case <-q.Done():
+		t.Fatalf("adopted process ended: %+v", q.Exit())
+	default:
+	}
+	if err := q.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	if got := WaitDone(t, q, wait(ex, DoneTimeout)); got != (troupe.ExitStatus{Code: -1, Signal: "SIGKILL"}) {
+		t.Errorf("adopted process: Exit() = %+v, want SIGKILL", got)
+	}
+	if got := WaitDone(t, p, wait(ex, DoneTimeout)); got.Code != -1 {
+		t.Errorf("first server's process: Exit() = %+v, want it ended", got)
+	}
+	if lines := out2.Lines(); !slices.Equal(lines, []string{"started"}) {
+		t.Errorf("adopted output = %q, want [started] once", lines)
 	}
 }
