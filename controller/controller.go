@@ -338,39 +338,56 @@ func (c *Controller) running(runID string) bool {
 
 // takeOver claims a live run whose owner (this instance before a restart,
 // or a dead one) lost its process: the process group is killed if it is
-// still around, and the run is restarted (a migration) or ended.
+// still around, and the run is restarted (a migration) or ended. With a
+// troupe.RemoteExecutor, whose processes outlive their server, the run is
+// only claimed: its runner adopts the process, or applies these rules when
+// there is none (runner.adopt).
 func (c *Controller) takeOver(ctx context.Context, r *troupe.Run) error {
 	old := r.Control.Owner
-	if r.Control.PID != 0 {
+	_, remote := c.cfg.Executor.(troupe.RemoteExecutor)
+	if r.Control.PID != 0 && !remote {
 		if err := c.cfg.Executor.KillOrphan(r.Control.PID, r.Control.PIDStartTime); err != nil {
 			c.log.Warn("kill orphan", "run", r.ID, "pid", r.Control.PID, "err", err)
 		}
 	}
-	forbid := false
-	if a, err := c.cfg.Store.GetActor(ctx, r.ActID); err == nil {
-		forbid = a.RestartsForbidden
-	}
+	forbid := c.restartsForbidden(ctx, r.ActID)
 	_, err := c.update(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
 		if r.Control.Owner != old || r.Status.Terminal() {
 			return errNoChange // another instance got there first
 		}
-		r.Control.Owner = c.cfg.Instance
-		now := c.now()
-		switch {
-		case r.Status == troupe.StatusReady:
-			return nil
-		case r.Status == troupe.StatusRunning && !forbid:
-			return r.Restart(true, "The run's process was lost when its troupe server stopped; troupe restarted it (migration).", now)
-		case r.Status == troupe.StatusRunning:
-			return r.Fail("The run's process was lost when its troupe server stopped, and its actor does not allow restarts.", now)
-		case r.Status == troupe.StatusAborting:
-			return r.Fail("Run was aborted; its troupe server stopped while the abort was in progress.", now)
-		case r.Status == troupe.StatusTimingOut:
-			return r.Fail("Run timed out; its troupe server stopped while it was timing out.", now)
+		if remote && r.Control.Owner == c.cfg.Instance {
+			return errNoChange
 		}
-		return errNoChange
+		r.Control.Owner = c.cfg.Instance
+		if remote || r.Status == troupe.StatusReady {
+			return nil
+		}
+		return lostWithServer(r, forbid, c.now())
 	})
 	return err
+}
+
+// lostWithServer restarts (a migration) or ends a live run whose process
+// was lost when its troupe server stopped, as its status and actor say.
+func lostWithServer(r *troupe.Run, forbid bool, now time.Time) error {
+	switch {
+	case r.Status == troupe.StatusRunning && !forbid:
+		return r.Restart(true, "The run's process was lost when its troupe server stopped; troupe restarted it (migration).", now)
+	case r.Status == troupe.StatusRunning:
+		return r.Fail("The run's process was lost when its troupe server stopped, and its actor does not allow restarts.", now)
+	case r.Status == troupe.StatusAborting:
+		return r.Fail("Run was aborted; its troupe server stopped while the abort was in progress.", now)
+	case r.Status == troupe.StatusTimingOut:
+		return r.Fail("Run timed out; its troupe server stopped while it was timing out.", now)
+	}
+	return errNoChange
+}
+
+// restartsForbidden reports whether the actor forbids restarts of its runs
+// (false when it cannot be read).
+func (c *Controller) restartsForbidden(ctx context.Context, actID string) bool {
+	a, err := c.cfg.Store.GetActor(ctx, actID)
+	return err == nil && a.RestartsForbidden
 }
 
 func (c *Controller) killAll() {

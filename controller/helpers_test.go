@@ -28,10 +28,13 @@ const (
 // clock that only the test moves, the scripted executor and events hub, and
 // an actor with one succeeded build.
 type bundle struct {
-	t      *testing.T
-	store  troupe.Store
-	clock  *clockwork.FakeClock
-	exec   *controllertest.Executor
+	t     *testing.T
+	store troupe.Store
+	clock *clockwork.FakeClock
+	exec  *controllertest.Executor
+	// remote, when set, is the executor of b.controller (its processes
+	// are also exec's).
+	remote *controllertest.RemoteExecutor
 	events *controllertest.Events
 	actor  *troupe.Actor
 	build  *troupe.Build
@@ -80,10 +83,18 @@ func (b *bundle) newActor(name string, command ...string) (*troupe.Actor, *troup
 // is stopped (killing its processes) when the test ends.
 func (b *bundle) controller(instance string) *controller.Controller {
 	b.t.Helper()
-	c := b.newController(instance, b.store, b.exec)
+	c := b.newController(instance, b.store, b.executor())
 	must(b.t, c.Start(b.t.Context()))
 	b.t.Cleanup(func() { c.Stop(true) })
 	return c
+}
+
+// executor is the executor of the bundle's controllers.
+func (b *bundle) executor() troupe.Executor {
+	if b.remote != nil {
+		return b.remote
+	}
+	return b.exec
 }
 
 func (b *bundle) newController(instance string, st troupe.Store, ex troupe.Executor) *controller.Controller {

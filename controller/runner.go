@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -178,6 +179,10 @@ func (r *runner) stepLive(ctx context.Context, run *troupe.Run) (next, time.Time
 	if m, _ := r.c.isMigrating(); m {
 		return r.stepMigrating(run)
 	}
+	if r.mustAdopt(run) {
+		r.adopt(ctx, run)
+		return readAgain, time.Time{}
+	}
 	if r.proc == nil || r.procGen != run.Control.Generation {
 		r.replaceProc(ctx, run)
 		return readAgain, time.Time{}
@@ -217,6 +222,10 @@ func (r *runner) stepMigrating(run *troupe.Run) (next, time.Time) {
 // for an immediate abort, or after telling the process to stop and giving
 // it its grace period. A run that has no process left ends.
 func (r *runner) stepStopping(ctx context.Context, run *troupe.Run) (next, time.Time) {
+	if r.mustAdopt(run) {
+		r.adopt(ctx, run)
+		return readAgain, time.Time{}
+	}
 	if r.proc == nil {
 		r.finish(ctx, run.Control.Generation, func(run *troupe.Run, now time.Time) error {
 			return run.Fail(stopMessage(run.Status, ""), now)
@@ -391,9 +400,27 @@ func (r *runner) handleExit(ctx context.Context) {
 	if r.c.isStopping() {
 		return // killed by Stop: the run goes on at the next start
 	}
+	forbid := false
+	if exit.Lost {
+		if run, err := r.c.cfg.Store.GetRun(ctx, r.id); err == nil {
+			forbid = r.c.restartsForbidden(ctx, run.ActID)
+		}
+	}
+	if exit.Failure != "" {
+		r.sink.system(exit.Failure)
+		r.sink.flush()
+	}
 	r.finish(ctx, gen, func(run *troupe.Run, now time.Time) error {
 		mergeStats(&run.Stats, st)
 		switch {
+		case exit.Failure != "":
+			return run.Fail(exit.Failure, now)
+		case exit.Lost && run.Status == troupe.StatusRunning && !forbid:
+			return run.Restart(true, podLost+"; troupe restarted it (migration).", now)
+		case exit.Lost && run.Status == troupe.StatusRunning:
+			return run.Fail(podLost+", and its actor does not allow restarts.", now)
+		case exit.Lost:
+			return run.Fail(stopMessage(run.Status, ""), now)
 		case exit.OutOfMemory:
 			return run.Fail(fmt.Sprintf("The run went over its memory limit of %d MB and was killed.", run.Options.MemoryMbytes), now)
 		case run.Status == troupe.StatusRunning && exit.Code != 0 && run.Options.RestartOnError &&
@@ -404,6 +431,88 @@ func (r *runner) handleExit(ctx context.Context) {
 		}
 		return run.Finish(exit.Code, now)
 	})
+}
+
+// podLost starts the status message of a run whose process vanished
+// without troupe stopping it (troupe.ExitStatus.Lost).
+const podLost = "The run's process was lost with the machine or pod it ran in (deleted, evicted, node gone)"
+
+// mustAdopt reports whether the runner has to adopt the process of the
+// run's current generation: the executor is remote, the runner has no
+// process, and one was started for this generation (by an earlier server,
+// or a replica whose run this one took over).
+func (r *runner) mustAdopt(run *troupe.Run) bool {
+	_, remote := r.c.cfg.Executor.(troupe.RemoteExecutor)
+	return remote && r.proc == nil && run.Status != troupe.StatusReady &&
+		run.Control.StartedGeneration > 0 && run.Control.StartedGeneration == run.Control.Generation
+}
+
+// adopt takes over the still running (or since ended) process of the run's
+// current generation from the remote executor, its output resuming after
+// the run's last stored log line, so that no process starts twice and no
+// line is stored twice. Without one, the run is restarted or ended as one
+// whose server stopped (lostWithServer).
+func (r *runner) adopt(ctx context.Context, run *troupe.Run) {
+	remote := r.c.cfg.Executor.(troupe.RemoteExecutor)
+	gen := run.Control.Generation
+	since, err := lastLogTime(ctx, r.c.cfg.Store, r.id)
+	if err != nil {
+		r.c.log.Error("read run log before adopting its process", "run", r.id, "err", err)
+		r.pause(ctx)
+		return
+	}
+	p, err := remote.Adopt(ctx, &troupe.ExecSpec{RunID: r.id, Generation: gen,
+		MemoryMbytes: run.Options.MemoryMbytes, Output: r.sink.line}, since)
+	if err != nil {
+		r.c.log.Error("adopt run process", "run", r.id, "err", err)
+		r.pause(ctx)
+		return
+	}
+	if p != nil {
+		r.c.log.Info("adopted the run's process", "run", r.id, "generation", gen)
+		r.proc, r.procGen = p, gen
+		r.memBytes = int64(run.Options.MemoryMbytes) << 20
+		r.setShared(p, r.memBytes)
+		return
+	}
+	forbid := r.c.restartsForbidden(ctx, run.ActID)
+	r.finish(ctx, gen, func(run *troupe.Run, now time.Time) error {
+		return lostWithServer(run, forbid, now)
+	})
+}
+
+// lastLogTime returns the time of the job's last stored log line (zero
+// without one).
+func lastLogTime(ctx context.Context, st troupe.LogStore, id string) (time.Time, error) {
+	var last []byte
+	for seq := int64(0); ; {
+		text, next, err := st.ReadLog(ctx, id, seq)
+		if troupe.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		if len(text) == 0 || next == seq {
+			break
+		}
+		text = bytes.TrimRight(text, "\n")
+		if i := bytes.LastIndexByte(text, '\n'); i >= 0 {
+			text = text[i+1:]
+		}
+		if len(text) > 0 {
+			last = append(last[:0], text...)
+		}
+		seq = next
+	}
+	if len(last) < len(isoMillis) {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(isoMillis, string(last[:len(isoMillis)]))
+	if err != nil {
+		return time.Time{}, nil
+	}
+	return t, nil
 }
 
 // finish applies an end-of-process change, unless the run has moved on to a

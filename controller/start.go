@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -24,13 +25,22 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	if err != nil {
 		return err
 	}
-	files, err := r.buildFiles(ctx, build)
-	if err != nil {
-		return err
-	}
-	dir, err := r.prepareDir(build, files)
-	if err != nil {
-		return err
+	remote, _ := r.c.cfg.Executor.(troupe.RemoteExecutor)
+	var dir, files string
+	if remote != nil {
+		// The executor gets the build's files itself, from its archive.
+		if build.Artifact == "" {
+			return &startError{err: errors.New("build has no archive"), msg: fmt.Sprintf(
+				"build %s was made before troupe kept build archives and cannot run on this executor; build the actor again.", build.BuildNumber)}
+		}
+		dir = remote.WorkDir()
+	} else {
+		if files, err = r.buildFiles(ctx, build); err != nil {
+			return err
+		}
+		if dir, err = r.prepareDir(build, files); err != nil {
+			return err
+		}
 	}
 	port, err := freePort()
 	if err != nil {
@@ -42,21 +52,31 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		r.sink.system(fmt.Sprintf("Starting %s/%s build %s (process %d of this run).", actor.Username, actor.Name, build.BuildNumber, gen))
 	}
 	command, env := build.Command, r.env(run, actor, build, dir, port)
-	if rw := r.c.cfg.NPMScripts; rw != nil {
+	if rw := r.c.cfg.NPMScripts; rw != nil && remote == nil {
 		if argv, npmEnv, ok := rw.Rewrite(ctx, command, dir, env); ok {
 			command, env = argv, npmEnv
 		}
 	}
-	p, err := r.c.cfg.Executor.Start(ctx, &troupe.ExecSpec{
+	spec := &troupe.ExecSpec{
 		RunID:        r.id,
 		Generation:   gen,
 		Command:      command,
-		Dir:          dir,
 		BuildDir:     files,
 		Env:          env,
 		MemoryMbytes: run.Options.MemoryMbytes,
+		ActorID:      actor.ID,
+		BuildID:      build.ID,
+		Artifact:     build.Artifact,
+		Image:        build.Image,
 		Output:       r.sink.line,
-	})
+	}
+	if remote == nil {
+		spec.Dir = dir // a remote process's folder is not on this server
+	}
+	if t := run.Control.TimeoutAt; t != nil {
+		spec.Deadline = t.Add(r.c.cfg.TimeoutGrace + deadlineMargin)
+	}
+	p, err := r.c.cfg.Executor.Start(ctx, spec)
 	if err != nil {
 		return execFailure(command[0], err)
 	}
@@ -66,6 +86,11 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	r.recordProc(ctx, p, gen, "http://127.0.0.1:"+strconv.Itoa(port))
 	return nil
 }
+
+// deadlineMargin is how long after a run's timeout and its grace an
+// executor may end the process on its own (ExecSpec.Deadline): troupe
+// itself stops it before, unless no server runs the run meanwhile.
+const deadlineMargin = time.Minute
 
 // runnable returns the run's actor and build, or why the build cannot run.
 func (r *runner) runnable(ctx context.Context, run *troupe.Run) (*troupe.Actor, *troupe.Build, error) {

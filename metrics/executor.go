@@ -2,15 +2,35 @@ package metrics
 
 import (
 	"context"
+	"time"
 
 	"github.com/troupehq/troupe"
 )
 
 // Executor wraps ex so that troupe_run_processes counts the processes it
-// started that have not exited yet. A process it returns is done (Done
-// closed) only once the gauge no longer counts it.
+// started (or adopted) that have not exited yet. A process it returns is
+// done (Done closed) only once the gauge no longer counts it. The wrapper
+// of a troupe.RemoteExecutor is one too.
 func (m *Metrics) Executor(ex troupe.Executor) troupe.Executor {
+	if rex, ok := ex.(troupe.RemoteExecutor); ok {
+		return &remoteExecutor{executor: executor{Executor: ex, m: m}, remote: rex}
+	}
 	return &executor{Executor: ex, m: m}
+}
+
+type remoteExecutor struct {
+	executor
+	remote troupe.RemoteExecutor
+}
+
+func (e *remoteExecutor) WorkDir() string { return e.remote.WorkDir() }
+
+func (e *remoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since time.Time) (troupe.Process, error) {
+	p, err := e.remote.Adopt(ctx, spec, since)
+	if err != nil || p == nil {
+		return p, err
+	}
+	return e.count(p), nil
 }
 
 type executor struct {
@@ -23,6 +43,11 @@ func (e *executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 	if err != nil {
 		return p, err
 	}
+	return e.count(p), nil
+}
+
+// count counts p in the gauge until it is done.
+func (e *executor) count(p troupe.Process) troupe.Process {
 	e.m.processes.Inc()
 	wp := &process{Process: p, done: make(chan struct{})}
 	go func() {
@@ -30,7 +55,7 @@ func (e *executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 		e.m.processes.Dec()
 		close(wp.done)
 	}()
-	return wp, nil
+	return wp
 }
 
 type process struct {

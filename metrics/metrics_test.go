@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/controller/controllertest"
 	"github.com/troupehq/troupe/metrics"
 	"github.com/troupehq/troupe/sqlite"
 )
@@ -357,4 +358,30 @@ func TestWebhookCalls(t *testing.T) {
 		"troupe_webhook_call_duration_seconds_sum":                              0.75,
 		`troupe_store_operation_duration_seconds_count{operation="FinishCall"}`: 2,
 	})
+}
+
+// TestRemoteExecutorCountsAdopted: the wrapper of a remote executor is
+// one, and an adopted process counts until it is done.
+func TestRemoteExecutorCountsAdopted(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	rex := controllertest.NewRemoteExecutor()
+	ex, ok := m.Executor(rex).(troupe.RemoteExecutor)
+	if !ok {
+		t.Fatal("the wrapper of a remote executor is not a troupe.RemoteExecutor")
+	}
+	if ex.WorkDir() != controllertest.RemoteWorkDir {
+		t.Errorf("WorkDir() = %q", ex.WorkDir())
+	}
+	started, err := rex.Start(context.Background(), &troupe.ExecSpec{RunID: "r1", Generation: 1, Output: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ex.Adopt(context.Background(), &troupe.ExecSpec{RunID: "r1", Generation: 1, Output: func(string) {}}, time.Time{})
+	if err != nil || p == nil {
+		t.Fatalf("Adopt = %v, %v", p, err)
+	}
+	want(t, scrape(t, m.Handler("")), map[string]float64{"troupe_run_processes": 1})
+	started.(*controllertest.Process).ExitCode(0)
+	<-p.Done()
+	want(t, scrape(t, m.Handler("")), map[string]float64{"troupe_run_processes": 0})
 }

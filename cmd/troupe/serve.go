@@ -58,6 +58,7 @@ type serveOptions struct {
 	buildEnv     []string
 	pprof        string
 	artifacts    artifactOptions
+	kube         kubeOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -99,6 +100,7 @@ once and kept in the data folder.`,
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (net/http/pprof, /debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	f.StringVar(&o.instance, "instance", "", "name of this server among replicas sharing a store (default: host name and data folder)")
 	addArtifactFlags(f, &o.artifacts)
+	addKubeFlags(f, &o.kube)
 	return cmd
 }
 
@@ -119,6 +121,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	if err := privateDir(o.dataDir); err != nil {
 		return fmt.Errorf("data folder: %w", err)
+	}
+	if o.kube.executor != "process" && o.kube.executor != "kubernetes" {
+		return fmt.Errorf("--executor: %q is not process or kubernetes", o.kube.executor)
 	}
 	execOpts, err := executorOptions(o, logger)
 	if err != nil {
@@ -181,6 +186,18 @@ func runServe(ctx context.Context, o serveOptions) error {
 		instance = defaultInstance(o.dataDir)
 	}
 	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	var runExec troupe.Executor = process.New(execOpts)
+	remote := false
+	if o.kube.executor == "kubernetes" {
+		kex, err := newKubeExecutor(o.kube, publicURL, instance, logger)
+		if err != nil {
+			return err
+		}
+		defer kex.Close()
+		runExec, remote = kex, true
+		// Runs get the PATH of a container, not the server's.
+		baseEnv = []string{"PATH=" + containerPath, "LANG=C.UTF-8"}
+	}
 
 	var ctrl *controller.Controller
 	hub := events.NewHub(events.Options{
@@ -191,7 +208,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	defer hub.Close()
 	ctrl = controller.New(controller.Config{
 		Store:          db,
-		Executor:       m.Executor(process.New(execOpts)),
+		Executor:       m.Executor(runExec),
 		Events:         hub,
 		PublicURL:      publicURL,
 		RunTokenSecret: secret,
@@ -280,8 +297,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	// Runs are told to migrate and get the grace period to save their
-	// state through the API, which keeps serving meanwhile.
-	ctrl.Migrate(o.migrateGrace)
+	// state through the API, which keeps serving meanwhile. Pods are left
+	// running: the next start, or another replica, adopts them.
+	if !remote {
+		ctrl.Migrate(o.migrateGrace)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cancelRequests()
@@ -289,7 +309,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	// Runs stay RUNNING in the store; the next start (or another replica,
 	// after the lease) restarts them (stats.migrationCount). Running
 	// builds end FAILED, their processes killed; queued ones stay READY.
-	ctrl.Stop(true)
+	ctrl.Stop(!remote)
 	bld.Stop()
 	return nil
 }

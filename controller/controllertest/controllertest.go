@@ -193,7 +193,12 @@ func (p *Process) End(st troupe.ExitStatus) {
 }
 
 // Print writes a line of output, as the process's stdout would.
-func (p *Process) Print(line string) { p.Spec.Output(line) }
+func (p *Process) Print(line string) {
+	p.mu.Lock()
+	out := p.Spec.Output
+	p.mu.Unlock()
+	out(line)
+}
 
 // SetStats sets the figures Stats returns.
 func (p *Process) SetStats(s troupe.ProcessStats) {
@@ -273,4 +278,73 @@ func NoValue[T any](t testing.TB, ch <-chan T, what string) {
 		t.Fatalf("unexpected %s: %+v", what, v)
 	default:
 	}
+}
+
+// RemoteExecutor is an Executor whose processes outlive their server, as
+// troupe.RemoteExecutor says: a new controller adopts the live process of
+// a run's generation instead of starting it again. Each adoption is sent on
+// Adopted.
+type RemoteExecutor struct {
+	*Executor
+	adopted chan Adoption
+}
+
+// Adoption is a call of Adopt: the process it returned (nil when none)
+// and the time the output was asked from.
+type Adoption struct {
+	RunID      string
+	Generation int
+	Since      time.Time
+	Process    *Process
+}
+
+var _ troupe.RemoteExecutor = (*RemoteExecutor)(nil)
+
+// RemoteWorkDir is the WorkDir of a RemoteExecutor.
+const RemoteWorkDir = "/usr/src/app"
+
+// NewRemoteExecutor returns a remote executor with no process.
+func NewRemoteExecutor() *RemoteExecutor {
+	return &RemoteExecutor{Executor: NewExecutor(), adopted: make(chan Adoption, 1000)}
+}
+
+// WorkDir implements troupe.RemoteExecutor.
+func (e *RemoteExecutor) WorkDir() string { return RemoteWorkDir }
+
+// Adopted receives every call of Adopt, in order.
+func (e *RemoteExecutor) Adopted() <-chan Adoption { return e.adopted }
+
+// Adopt implements troupe.RemoteExecutor: it returns the live process of
+// the run's generation, its output now going to spec.Output, and kills the
+// run's processes of other generations.
+func (e *RemoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since time.Time) (troupe.Process, error) {
+	e.mu.Lock()
+	var found *Process
+	var others []*Process
+	for _, p := range e.alive {
+		switch {
+		case p.Spec.RunID != spec.RunID:
+		case p.Spec.Generation == spec.Generation:
+			found = p
+		default:
+			others = append(others, p)
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range others {
+		_ = p.Kill()
+	}
+	a := Adoption{RunID: spec.RunID, Generation: spec.Generation, Since: since, Process: found}
+	select {
+	case e.adopted <- a:
+	default:
+		panic("controllertest: more than 1000 adoptions and not received")
+	}
+	if found == nil {
+		return nil, nil
+	}
+	found.mu.Lock()
+	found.Spec.Output = spec.Output
+	found.mu.Unlock()
+	return found, nil
 }
