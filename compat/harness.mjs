@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 
 import { ApifyApiError, ApifyClient } from 'apify-client';
 
@@ -280,4 +281,56 @@ export function assertRunShape(run) {
         assert.equal(typeof run.options[k], 'number', `run.options.${k}`);
     }
     assert.match(run.buildNumber, /^([0-9]|[1-9][0-9])\.([0-9]|[1-9][0-9])(\.[1-9][0-9]{0,4})$/);
+}
+
+/**
+ * The run executors a suite is run against, each { name, args, serverSays,
+ * missing }: args are added to `troupe serve`'s command line, serverSays
+ * (when set) matches a line the server logs once it uses that executor. "process" (local
+ * processes) always; "kubernetes" on the test cluster named by KUBECONFIG
+ * and TROUPE_KUBE_SERVE_ARGS (the kubeconfig and the TROUPE_SERVE_ARGS line
+ * that scripts/kube-up prints; scripts/test exports both). Without them,
+ * missing says how to start the cluster.
+ *
+ * The example actors say FROM node:20-alpine: on the test cluster they run
+ * in the image that TROUPE_KUBE_SERVE_ARGS maps node:20 to, unless it maps
+ * node:20-alpine itself.
+ */
+export function executors() {
+    const kubeconfig = process.env.KUBECONFIG;
+    const serveArgs = (process.env.TROUPE_KUBE_SERVE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const kube = { name: 'kubernetes', args: [] };
+    if (!kubeconfig || serveArgs.length === 0) {
+        kube.missing = 'no test cluster: start one with `scripts/kube-up DIR`, then export the KUBECONFIG it '
+            + 'prints, and its TROUPE_SERVE_ARGS as TROUPE_KUBE_SERVE_ARGS (scripts/test does both)';
+    } else {
+        const maps = new Map();
+        serveArgs.forEach((a, i) => {
+            if (a === '--image-map' && serveArgs[i + 1]?.includes('=')) {
+                const [from, to] = serveArgs[i + 1].split('=');
+                maps.set(from, to);
+            }
+        });
+        // At level info the server says which executor its runs get.
+        kube.args = ['--kubeconfig', kubeconfig, ...serveArgs, '--log-level', 'info'];
+        kube.serverSays = /runs run as Kubernetes pods/;
+        if (!maps.has('node:20-alpine') && maps.has('node:20')) {
+            kube.args.push('--image-map', `node:20-alpine=${maps.get('node:20')}`);
+        }
+    }
+    return [{ name: 'process', args: [] }, kube];
+}
+
+/**
+ * describe(title, options, body) for one of executors(): when its cluster
+ * is missing, the suite is skipped with the reason, or fails with it under
+ * CI=true (CI must run every suite).
+ */
+export function describeOn(executor, title, options, body) {
+    const name = `${title} (${executor.name} executor)`;
+    if (!executor.missing) return describe(name, options, () => body(executor));
+    if (process.env.CI === 'true') {
+        return describe(name, () => it('has its test cluster', () => assert.fail(executor.missing)));
+    }
+    return describe(name, { skip: executor.missing }, () => {});
 }

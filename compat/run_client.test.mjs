@@ -1,13 +1,14 @@
 // Drives a real troupe server with the unmodified official apify-client
 // and checks what a user of every RunClient method sees: statuses, fields,
-// dates, storages, logs and errors (apify-api.md §3–§6).
+// dates, storages, logs and errors (apify-api.md §3–§6), once with runs as
+// local processes and once as pods on the Kubernetes test cluster.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 
 import { ApifyClient } from 'apify-client';
 
 import {
-    ISO_LINE, assertDate, assertRunShape, capturingLog, expectApiError, newClient,
+    ISO_LINE, assertDate, assertRunShape, capturingLog, describeOn, executors, expectApiError, newClient,
     startTroupe, waitForExampleBuilds, waitForLog,
 } from './harness.mjs';
 
@@ -15,14 +16,15 @@ import {
 // seconds each).
 const LIMIT = { timeout: 60_000 };
 
-describe('apify-client RunClient against troupe', { concurrency: true }, () => {
+for (const executor of executors()) describeOn(executor, 'apify-client RunClient against troupe', { concurrency: true }, () => {
     let server;
     let client;
     let actors; // name → actor object
     const longRuns = new Set(); // runs that only stop when told to
 
     before(async () => {
-        server = await startTroupe();
+        server = await startTroupe({ args: executor.args });
+        if (executor.serverSays) assert.match(server.stderr(), executor.serverSays);
         client = newClient(server.url);
         actors = await waitForExampleBuilds(client);
     }, { timeout: 90_000 });
