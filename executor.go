@@ -15,6 +15,11 @@ type ExecSpec struct {
 	// folder, whose entries may link into BuildDir. A sandboxed executor
 	// makes it writable by the process.
 	Dir string
+	// PrivateDir means that Dir does not exist on the server: the executor
+	// makes it for the process alone, holding a symbolic link to each
+	// top-level entry of BuildDir, and it vanishes with the process. Set
+	// it only for an executor whose PrivateDirs method reports true.
+	PrivateDir bool
 	// BuildDir holds the build's files. A sandboxed executor shows it to
 	// the process read-only, and nothing else of the server's data.
 	BuildDir string
@@ -86,6 +91,14 @@ type Process interface {
 	Kill() error
 	// Stats returns the latest resource sample.
 	Stats() ProcessStats
+}
+
+// PrivateDirs is implemented by executors that can make a process's
+// working folder themselves (ExecSpec.PrivateDir), which spares the server
+// making and removing a folder of links for every run.
+type PrivateDirs interface {
+	// PrivateDirs reports whether ExecSpec.PrivateDir may be set.
+	PrivateDirs() bool
 }
 
 // Executor starts run processes.

@@ -21,9 +21,9 @@ import (
 // The price of isolation: troupe's runs are sandboxed with bubblewrap, so
 // these scenarios compare them with bwrap's own launch of the same program
 // (bench-exit's build) with the same flags the process executor uses: the
-// system folders, the build read-only, a working folder of links to it
-// writable, the data folder hidden, /tmp and /dev/shm capped at the actor's
-// 256 MB, an unprivileged user and RLIMIT_NPROC when root.
+// system folders, the build read-only, a private working folder of links to
+// it, the data folder hidden, /tmp, /dev/shm and the working folder capped
+// at the actor's 256 MB, an unprivileged user and RLIMIT_NPROC when root.
 
 // sandboxBaseline is bwrap's launch of bench-exit, without troupe.
 type sandboxBaseline struct {
@@ -45,31 +45,16 @@ func (b *bench) newSandboxBaseline() (*sandboxBaseline, error) {
 	if _, err := os.Stat(filepath.Join(build, actorProgram)); err != nil {
 		return nil, fmt.Errorf("build %s of %s: %w", id, actorExit, err)
 	}
-	work, err := os.MkdirTemp(b.tmp, "sandbox-work-")
-	if err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(build)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		if err := os.Symlink(filepath.Join(build, e.Name()), filepath.Join(work, e.Name())); err != nil {
-			return nil, err
-		}
-	}
+	// The run folder a troupe run gets: made by bwrap in the sandbox,
+	// holding a link to each of the build's entries.
+	work := filepath.Join(data, "runs", "sandbox-baseline")
 	// Below the executor's ids and the builds' (builder.DefaultBuildUID),
 	// so that none shares its RLIMIT_NPROC with the baseline.
 	uid := process.DefaultUIDBase - 2
-	if os.Geteuid() == 0 {
-		if err := os.Chown(work, uid, uid); err != nil {
-			return nil, err
-		}
-	}
 	return &sandboxBaseline{
 		sb: &bwrap.Sandbox{
-			Bwrap: bin, ReadOnly: []string{build}, Writable: []string{work}, Hide: []string{data},
-			Dir: work, Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"},
+			Bwrap: bin, ReadOnly: []string{build}, Work: work, WorkLinks: build, Hide: []string{data},
+			Dir: work, Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + work, "PWD=" + work},
 			TmpBytes: 256 << 20, UID: uid, GID: uid, MaxProcs: process.DefaultMaxProcs,
 		},
 		argv: []string{"./" + actorProgram, "exit"},

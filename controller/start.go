@@ -26,6 +26,8 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		return err
 	}
 	remote, _ := r.c.cfg.Executor.(troupe.RemoteExecutor)
+	pd, _ := r.c.cfg.Executor.(troupe.PrivateDirs)
+	private := remote == nil && pd != nil && pd.PrivateDirs()
 	var dir, files string
 	if remote != nil {
 		// The executor gets the build's files itself, from its archive.
@@ -38,7 +40,13 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		if files, err = r.buildFiles(ctx, build); err != nil {
 			return err
 		}
-		if dir, err = r.prepareDir(build, files); err != nil {
+		dir = r.c.runDir(r.id)
+		if private {
+			err = checkBuildFiles(build, files)
+		} else {
+			dir, err = r.prepareDir(build, files)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -53,7 +61,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 	}
 	command, env := build.Command, r.env(run, actor, build, dir, port)
 	if rw := r.c.cfg.NPMScripts; rw != nil && remote == nil {
-		if argv, npmEnv, ok := rw.Rewrite(ctx, command, dir, env); ok {
+		if argv, npmEnv, ok := rw.Rewrite(ctx, command, dir, files, env); ok {
 			command, env = argv, npmEnv
 		}
 	}
@@ -61,6 +69,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		RunID:        r.id,
 		Generation:   gen,
 		Command:      command,
+		PrivateDir:   private,
 		BuildDir:     files,
 		Env:          env,
 		MemoryMbytes: run.Options.MemoryMbytes,
@@ -170,15 +179,12 @@ func (r *runner) buildFiles(ctx context.Context, build *troupe.Build) (string, e
 // prepareDir makes a fresh working folder for the run whose entries link to
 // the build's files (in files), so that relative paths in the start command
 // work and whatever the process writes at the top level stays in the run's
-// folder.
+// folder. An executor with private folders (troupe.PrivateDirs) makes the
+// same folder inside its sandbox instead, and nothing is made here.
 func (r *runner) prepareDir(build *troupe.Build, files string) (string, error) {
 	entries, err := os.ReadDir(files)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", &startError{err: err, msg: fmt.Sprintf(
-			"the files of build %s are missing on the server; build the actor again.", build.BuildNumber)}
-	}
 	if err != nil {
-		return "", serverFailure("read build folder", err)
+		return "", buildFilesError(build, err)
 	}
 	dir := r.c.runDir(r.id)
 	if err := os.RemoveAll(dir); err != nil {
@@ -195,6 +201,22 @@ func (r *runner) prepareDir(build *troupe.Build, files string) (string, error) {
 	return dir, nil
 }
 
+// checkBuildFiles fails when the build's files (in files) are missing.
+func checkBuildFiles(build *troupe.Build, files string) error {
+	if _, err := os.Stat(files); err != nil {
+		return buildFilesError(build, err)
+	}
+	return nil
+}
+
+func buildFilesError(build *troupe.Build, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &startError{err: err, msg: fmt.Sprintf(
+			"the files of build %s are missing on the server; build the actor again.", build.BuildNumber)}
+	}
+	return serverFailure("read build folder", err)
+}
+
 // env returns the whole environment of the run's process: the base
 // environment, the version's variables, and the ACTOR_*/APIFY_* variables
 // of the Apify platform, each only when it has a true value.
@@ -205,6 +227,7 @@ func (r *runner) env(run *troupe.Run, actor *troupe.Actor, build *troupe.Build, 
 		url.QueryEscape(troupe.RunToken(cfg.RunTokenSecret, run))
 	vars := [][2]string{
 		{"HOME", dir},
+		{"PWD", dir},
 		{"APIFY_IS_AT_HOME", "1"},
 		{"APIFY_TOKEN", troupe.RunToken(cfg.RunTokenSecret, run)},
 		{"APIFY_API_BASE_URL", base},

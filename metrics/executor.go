@@ -64,3 +64,9 @@ type process struct {
 }
 
 func (p *process) Done() <-chan struct{} { return p.done }
+
+// PrivateDirs passes on the wrapped executor's troupe.PrivateDirs.
+func (e *executor) PrivateDirs() bool {
+	pd, ok := e.Executor.(troupe.PrivateDirs)
+	return ok && pd.PrivateDirs()
+}

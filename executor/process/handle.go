@@ -28,8 +28,9 @@ type Process struct {
 	cg        *cgroup // nil when sampling
 	outR      *os.File
 	errR      *os.File
-	uid       int  // sandbox user id to release, 0 for none
-	sandboxed bool // runs in a bubblewrap sandbox
+	uid       int    // sandbox user id to release, 0 for none
+	sandboxed bool   // runs in a bubblewrap sandbox
+	work      string // private working folder in the sandbox, "" for none
 
 	outMu  sync.Mutex // serialises calls of output
 	output func(string)

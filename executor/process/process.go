@@ -20,8 +20,12 @@
 // writable, a private /tmp and /dev/shm (each capped at the memory limit)
 // and nothing of Sandbox.Hide; a fresh /proc, so the server's processes and
 // their environments are invisible; no capabilities and no new privileges.
+// With ExecSpec.PrivateDir, ExecSpec.Dir is not taken from the host: bwrap
+// makes it in the sandbox as a tmpfs (capped at the memory limit, counted
+// as memory) holding a link to each top-level entry of ExecSpec.BuildDir,
+// so the server makes and removes nothing for it.
 // When the server runs as root each live process gets its own user id
-// (Sandbox.UIDBase onwards), which owns ExecSpec.Dir, and RLIMIT_NPROC of
+// (Sandbox.UIDBase onwards), which owns a host ExecSpec.Dir, and RLIMIT_NPROC of
 // Sandbox.MaxProcs (default 2048) bounds its processes and threads. The
 // network is the server's, so runs reach the internet and troupe's API on
 // loopback. Process.PID is then bwrap's pid.
@@ -48,11 +52,12 @@
 //     SampleInterval (at most 1 s) the executor sums the resident set size of
 //     every process of the sandbox's PID namespace (read through the
 //     sandbox's own /proc, which also lists namespaces nested in it) plus
-//     what its /tmp and /dev/shm hold, or without a sandbox of every process
-//     in the group (from /proc/<pid>/stat), and SIGKILLs them all when the
-//     sum exceeds the limit, reporting OutOfMemory. A process can overshoot
-//     the limit between two samples, and the RSS of memory shared between
-//     processes is counted once per process.
+//     what its /tmp, /dev/shm and private working folder hold, or without a
+//     sandbox of every process in the group (from /proc/<pid>/stat), and
+//     SIGKILLs them all when the sum exceeds the limit, reporting
+//     OutOfMemory. A process can overshoot the limit between two samples,
+//     and the RSS of memory shared between processes is counted once per
+//     process.
 //
 // RLIMIT_AS is deliberately not used: it limits virtual address space, and
 // runtimes such as Node.js reserve far more of it than they ever touch, so
@@ -65,7 +70,8 @@
 // (memory.current, cpu.stat); otherwise memory is the summed RSS of the
 // group and CPU is the summed utime+stime (plus reaped children) of the
 // group's processes. In a sandbox, a first sample is taken before the
-// program starts, so that short runs have figures. When the process exits, its
+// program starts (bwrap holds it until then), so that short runs have
+// figures. When the process exits, its
 // rusage's CPU time (and memory.peak) fill in a final sample; its
 // ru_maxrss is not used, as it starts at the server's own peak.
 package process
@@ -212,7 +218,14 @@ func (e *Executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 	if spec == nil || len(spec.Command) == 0 {
 		return nil, errors.New("start process: empty command")
 	}
-	path, err := lookPath(spec.Command[0], spec.Env, spec.Dir)
+	if spec.PrivateDir && e.sandbox == nil {
+		return nil, errors.New("start process: a private working folder needs the sandbox")
+	}
+	files := ""
+	if spec.PrivateDir {
+		files = spec.BuildDir
+	}
+	path, err := lookPath(spec.Command[0], spec.Env, spec.Dir, files)
 	if err != nil {
 		return nil, fmt.Errorf("start process: %w", err)
 	}
@@ -264,7 +277,7 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 			if uid, err = e.allocUID(); err != nil {
 				return nil, err
 			}
-			if spec.Dir != "" {
+			if spec.Dir != "" && !spec.PrivateDir {
 				if err := os.Chown(spec.Dir, uid, uid); err != nil {
 					e.releaseUID(uid)
 					return nil, err
@@ -273,7 +286,7 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 		}
 		var err error
 		bc, err = e.sandboxCommand(path, &sandboxSpec{
-			dir: spec.Dir, buildDir: spec.BuildDir, env: env, args: spec.Command[1:],
+			dir: spec.Dir, buildDir: spec.BuildDir, private: spec.PrivateDir, env: env, args: spec.Command[1:],
 			limit: int64(spec.MemoryMbytes) << 20, uid: uid,
 		})
 		if err != nil {
@@ -347,6 +360,7 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 		drained:   make(chan struct{}),
 		uid:       uid,
 		sandboxed: bc != nil,
+		work:      workDir(spec),
 		nsPidfd:   -1,
 		limit:     int64(spec.MemoryMbytes) << 20,
 	}
@@ -457,8 +471,23 @@ func (e *Executor) removeStaleCgroups() {
 	}
 }
 
-// lookPath finds name in the PATH of env (or the server's PATH).
-func lookPath(name string, env []string, dir string) (string, error) {
+// PrivateDirs reports whether ExecSpec.PrivateDir may be set: only in a
+// sandbox, where bwrap makes the folder (see the package documentation).
+func (e *Executor) PrivateDirs() bool { return e.sandbox != nil }
+
+// workDir is the private working folder of spec's process, "" for none.
+func workDir(spec *troupe.ExecSpec) string {
+	if spec.PrivateDir {
+		return spec.Dir
+	}
+	return ""
+}
+
+// lookPath finds name in the PATH of env (or the server's PATH); relative
+// PATH entries are taken from dir. When files is set, dir does not exist on
+// the server (a private working folder) and whatever lies inside it is
+// looked for in files, where its entries link.
+func lookPath(name string, env []string, dir, files string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
@@ -479,7 +508,13 @@ func lookPath(name string, env []string, dir string) (string, error) {
 		if !filepath.IsAbs(p) && dir != "" {
 			p = filepath.Join(dir, p)
 		}
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		host := p
+		if files != "" {
+			if rel, err := filepath.Rel(dir, p); err == nil && filepath.IsLocal(rel) {
+				host = filepath.Join(files, rel)
+			}
+		}
+		if fi, err := os.Stat(host); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
 			return p, nil
 		}
 	}

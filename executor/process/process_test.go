@@ -429,3 +429,61 @@ func statStartTime(t *testing.T, pid int) uint64 {
 	}
 	return n
 }
+
+// TestPrivateDir checks a working folder made in the sandbox: the command
+// and PATH entries are found through its links to the build, the process
+// writes at its top level, what it writes counts as its memory, and nothing
+// of the folder exists on the host.
+func TestPrivateDir(t *testing.T) {
+	t.Parallel()
+	build := t.TempDir()
+	if err := os.Mkdir(build+"/bin", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(build+"/bin/helper", []byte("#!/bin/sh\necho helper ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nhelper\necho \"pwd=$PWD home=$HOME\"\nhead -c 30000000 /dev/zero > big && echo written\nexec sleep 60\n"
+	if err := os.WriteFile(build+"/main.sh", []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir() + "/runs/r1" // not made: the sandbox makes it
+	plain := newPlainExecutor(true)
+	if plain.PrivateDirs() {
+		t.Error("an executor without a sandbox reports private folders")
+	}
+	if _, err := plain.Start(t.Context(), &troupe.ExecSpec{Command: []string{"true"}, Dir: dir, PrivateDir: true, BuildDir: build}); err == nil {
+		t.Error("an executor without a sandbox started a process in a private folder")
+	}
+	ex := newExecutor(t, true)
+	if !ex.PrivateDirs() {
+		t.Fatal("a sandboxed executor reports no private folders")
+	}
+	out := executortest.NewOutput(t, "written")
+	p, err := ex.Start(t.Context(), &troupe.ExecSpec{
+		RunID: "private", Generation: 1, Command: []string{"./main.sh"}, Dir: dir, PrivateDir: true, BuildDir: build,
+		Env:          []string{"PATH=bin:/usr/bin:/bin", "HOME=" + dir, "PWD=" + dir},
+		MemoryMbytes: 256, Output: out.Func,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.Kill()
+		<-p.Done()
+	})
+	executortest.WaitSeen(t, out, executortest.DoneTimeout)
+	if got := strings.Join(out.Lines(), "\n"); !strings.Contains(got, "helper ran\npwd="+dir+" home="+dir+"\nwritten") {
+		t.Errorf("output:\n%s", got)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the working folder exists on the host: %v", err)
+	}
+	deadline := time.Now().Add(executortest.DoneTimeout)
+	for p.Stats().MemCurrentBytes < 30_000_000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the 30 MB file in the working folder is not counted as memory: %+v", p.Stats())
+		}
+		time.Sleep(20 * time.Millisecond) // the sampler runs every 100 ms; nothing to wait on
+	}
+}

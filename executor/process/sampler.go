@@ -98,7 +98,7 @@ func (e *Executor) sampleAll() bool {
 			if info.ChildPID == 0 {
 				continue // bwrap has not reported yet
 			}
-			if u, err := nsUsage(info.ChildPID, info.PIDNamespace, false); err == nil && u.procs > 0 {
+			if u, err := nsUsage(info.ChildPID, info.PIDNamespace, false, p.work); err == nil && u.procs > 0 {
 				p.record(now, u.rss, u.cpu)
 			}
 			continue

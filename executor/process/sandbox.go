@@ -86,7 +86,10 @@ func (e *Executor) sandboxCommand(path string, spec *sandboxSpec) (*bwrap.Cmd, e
 		MaxProcs: e.sandbox.MaxProcs,
 		Hold:     true, // until the first sample
 	}
-	if spec.dir != "" {
+	switch {
+	case spec.private:
+		sb.Work, sb.WorkLinks = spec.dir, spec.buildDir
+	case spec.dir != "":
 		sb.Writable = []string{spec.dir}
 	}
 	if spec.buildDir != "" {
@@ -97,6 +100,7 @@ func (e *Executor) sandboxCommand(path string, spec *sandboxSpec) (*bwrap.Cmd, e
 
 type sandboxSpec struct {
 	dir, buildDir string
+	private       bool // dir is made by bwrap (ExecSpec.PrivateDir)
 	env, args     []string
 	limit         int64
 	uid           int
@@ -105,13 +109,13 @@ type sandboxSpec struct {
 // nsUsage sums the memory and CPU of every process of the sandbox whose
 // first process is childPID in PID namespace ns, read through the
 // sandbox's own /proc (which also lists processes of namespaces nested in
-// it), and adds what its private /tmp and /dev/shm hold, since tmpfs pages
-// are memory too.
+// it), and adds what its private /tmp, /dev/shm and working folder work
+// (when not "") hold, since tmpfs pages are memory too.
 //
 // With exact, memory comes from smaps_rollup, which walks page tables,
 // rather than from stat, whose figure the kernel keeps only approximately
 // (it can read 0 for a small process).
-func nsUsage(childPID int, ns uint64, exact bool) (u groupUsage, err error) {
+func nsUsage(childPID int, ns uint64, exact bool, work string) (u groupUsage, err error) {
 	root := "/proc/" + strconv.Itoa(childPID) + "/root"
 	if err := checkNS(childPID, ns); err != nil {
 		return u, err
@@ -148,7 +152,10 @@ func nsUsage(childPID int, ns uint64, exact bool) (u groupUsage, err error) {
 			u.rss += rollupRSS(b)
 		}
 	}
-	for _, tmp := range []string{"/tmp", "/dev/shm"} {
+	for _, tmp := range []string{"/tmp", "/dev/shm", work} {
+		if tmp == "" {
+			continue
+		}
 		var fs syscall.Statfs_t
 		if syscall.Statfs(root+tmp, &fs) == nil {
 			u.rss += int64(fs.Blocks-fs.Bfree) * fs.Bsize
@@ -196,9 +203,25 @@ func sandboxReady(childPID int, ns uint64) bool {
 	return st.Ino == ns
 }
 
-// readyTimeout bounds how long a new sandbox is waited for before its
-// program starts without a first sample.
-const readyTimeout = 5 * time.Second
+// firstUsage returns the memory (exactly, from smaps_rollup) and CPU of
+// a held sandbox: its first process, read through the host's /proc.
+func firstUsage(info bwrap.Info) (u groupUsage, err error) {
+	if err := checkNS(info.ChildPID, info.PIDNamespace); err != nil {
+		return u, err
+	}
+	st, err := readProcStat(info.ChildPID)
+	if err != nil {
+		return u, err
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(info.ChildPID) + "/smaps_rollup")
+	if err != nil {
+		return u, err
+	}
+	u.procs, u.cpu, u.rss = 1, st.cpu, rollupRSS(b)
+	// The first process may have died and its pid gone to another
+	// process while we read.
+	return u, checkNS(info.ChildPID, info.PIDNamespace)
+}
 
 // checkNS fails unless pid is in PID namespace ns.
 func checkNS(pid int, ns uint64) error {
@@ -245,19 +268,11 @@ func (p *Process) watchSandbox(c *bwrap.Cmd) {
 	}
 	p.mu.Unlock()
 	// A first sample before the program starts, so that even a run
-	// shorter than the sampling interval has figures of its own. bwrap
-	// gives no sign when the sandbox is made, and takes a few
-	// milliseconds: look every half millisecond.
-	for deadline := time.Now().Add(readyTimeout); !sandboxReady(info.ChildPID, info.PIDNamespace) && time.Now().Before(deadline); {
-		p.mu.Lock()
-		killed := p.killed
-		p.mu.Unlock()
-		if killed || checkNS(info.ChildPID, info.PIDNamespace) != nil {
-			return
-		}
-		time.Sleep(500 * time.Microsecond)
-	}
-	if u, err := nsUsage(info.ChildPID, info.PIDNamespace, true); err == nil && u.procs > 0 {
+	// shorter than the sampling interval has figures of its own. Until
+	// Release, the sandbox is its first process alone (bwrap forks the
+	// program from it only then), so the host's /proc shows all of it;
+	// its folders are still empty.
+	if u, err := firstUsage(info); err == nil {
 		p.record(time.Now(), u.rss, u.cpu)
 	}
 	p.e.kickSampler()

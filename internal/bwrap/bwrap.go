@@ -53,14 +53,27 @@ type Sandbox struct {
 	// sandbox user must be allowed to write to them (the caller chowns).
 	Writable []string
 	// Hide host paths are covered with an empty tmpfs, so that nothing under
-	// them shows through a system directory. ReadOnly and Writable paths
-	// may lie inside a hidden one: binds are made after it, parents first.
+	// them shows through a system directory. ReadOnly, Writable and Work
+	// paths may lie inside a hidden one: binds are made after it, parents
+	// first.
 	Hide []string
+	// Work, when set, is an absolute path at which the sandbox gets a
+	// private folder of its own: a tmpfs of at most TmpBytes that every
+	// process of the sandbox may write (mode 0777; no other user can enter
+	// the sandbox) and that vanishes with it. Nothing of it exists on the
+	// host.
+	Work string
+	// WorkLinks, when set with Work, is a host folder (normally one of
+	// ReadOnly) whose top-level entries each get a symbolic link in Work,
+	// of the same name, made by bwrap inside the sandbox.
+	WorkLinks string
 	// Dir is the working directory of the program; empty means "/".
 	Dir string
-	// Env is the whole environment of the program ("KEY=value").
+	// Env is the whole environment of the program ("KEY=value"). bwrap
+	// sets PWD to Dir: an Env without PWD, or with another one, costs the
+	// sandbox a process more (env(1)) to set it right.
 	Env []string
-	// TmpBytes caps the size of the private /tmp and of /dev/shm (each);
+	// TmpBytes caps the size of the private /tmp, /dev/shm and Work (each);
 	// 0 leaves the kernel's default (half of the memory).
 	TmpBytes int64
 	// UID and GID are the user and group the program runs as when the
@@ -299,6 +312,19 @@ func (s *Sandbox) args(argv []string, infoFD, blockFD int) ([]string, error) {
 	for _, p := range s.Writable {
 		binds = append(binds, bind{p, "--bind"})
 	}
+	var links []string // --symlink arguments, made once Work is mounted
+	if s.Work != "" {
+		binds = append(binds, bind{s.Work, "work"})
+		if s.WorkLinks != "" {
+			entries, err := os.ReadDir(s.WorkLinks)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				links = append(links, "--symlink", filepath.Join(s.WorkLinks, e.Name()), filepath.Join(s.Work, e.Name()))
+			}
+		}
+	}
 	for i := range binds {
 		p := binds[i].path
 		if !filepath.IsAbs(p) {
@@ -329,13 +355,21 @@ func (s *Sandbox) args(argv []string, infoFD, blockFD int) ([]string, error) {
 			a = append(a, "--perms", "0755", "--dir", p)
 			mounts[p] = true
 		}
-		if b.op == "--tmpfs" {
+		switch b.op {
+		case "--tmpfs":
 			a = append(a, "--perms", "0755", b.op, b.path)
-		} else {
+		case "work":
+			a = append(a, "--perms", "0777")
+			if s.TmpBytes > 0 {
+				a = append(a, "--size", strconv.FormatInt(s.TmpBytes, 10))
+			}
+			a = append(a, "--tmpfs", b.path)
+		default:
 			a = append(a, b.op, b.path, b.path)
 		}
 		mounts[b.path] = true
 	}
+	a = append(a, links...)
 	dir := s.Dir
 	if dir == "" {
 		dir = "/"
@@ -349,10 +383,15 @@ func (s *Sandbox) args(argv []string, infoFD, blockFD int) ([]string, error) {
 	}
 	a = append(a, "--")
 	// bwrap sets PWD to the working directory; give the program Env's.
-	if pwd, ok := lookupEnv(s.Env, "PWD"); ok {
-		a = append(a, "/usr/bin/env", "PWD="+pwd, "--")
-	} else {
+	// Without a PWD of its own there, env is a process more to start.
+	switch pwd, ok := lookupEnv(s.Env, "PWD"); {
+	case !ok:
 		a = append(a, "/usr/bin/env", "-u", "PWD", "--")
+	case pwd != dir:
+		if !root && strings.Contains(argv[0], "=") {
+			return nil, fmt.Errorf("bwrap: command %q holds '=' (env would take it for a variable)", argv[0])
+		}
+		a = append(a, "/usr/bin/env", "--", "PWD="+pwd)
 	}
 	if root {
 		if s.MaxProcs > 0 {

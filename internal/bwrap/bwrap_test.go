@@ -175,3 +175,54 @@ func mustWrite(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestWorkFolder checks the private working folder: links to the build's
+// entries, writable at the top level only, capped, and nothing of it on the
+// host.
+func TestWorkFolder(t *testing.T) {
+	bin := find(t)
+	data := filepath.Join(t.TempDir(), "data")
+	build := filepath.Join(data, "builds", "b1")
+	work := filepath.Join(data, "runs", "r1")
+	if err := os.MkdirAll(filepath.Join(build, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(build, "main.txt"), "original")
+	mustWrite(t, filepath.Join(build, "lib", "dep.txt"), "dep")
+	mustWrite(t, filepath.Join(build, "run.sh"), "echo ran from $PWD")
+	uid := 1_500_002_000 + os.Getpid()%1000
+	s := &bwrap.Sandbox{
+		Bwrap: bin, ReadOnly: []string{build}, Work: work, WorkLinks: build, Hide: []string{data},
+		Dir: work, Env: []string{"PATH=/usr/bin:/bin", "PWD=" + work}, UID: uid, GID: uid, TmpBytes: 1 << 20,
+	}
+	out, err := run(t, s, `
+		for f in lib main.txt run.sh; do echo "$f -> $(readlink $f)"; done
+		cat main.txt lib/dep.txt; echo
+		sh ./run.sh
+		echo own > out.txt && cat out.txt
+		echo tampered > main.txt 2>/dev/null || echo "link-read-only"
+		echo x > lib/new.txt 2>/dev/null || echo "lib-read-only"
+		rm main.txt && echo mine > main.txt && cat main.txt
+		ls `+filepath.Dir(work)+`
+		head -c 2000000 /dev/zero > big 2>/dev/null || echo "work-capped"
+	`)
+	if err != nil {
+		t.Fatalf("sandbox: %v\n%s", err, out)
+	}
+	want := []string{
+		"lib -> " + filepath.Join(build, "lib"), "main.txt -> " + filepath.Join(build, "main.txt"),
+		"run.sh -> " + filepath.Join(build, "run.sh"), "originaldep", "ran from " + work, "own",
+		"link-read-only", "lib-read-only", "mine", "r1", "work-capped",
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if _, err := os.Lstat(work); !os.IsNotExist(err) {
+		t.Errorf("the working folder exists on the host: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(build, "main.txt")); string(b) != "original" {
+		t.Errorf("build file = %q after the run", b)
+	}
+}

@@ -136,9 +136,11 @@ type pkgJSON struct {
 
 // Rewrite returns the command and environment that run argv's npm script
 // in dir directly, or ok false when argv is not such a command or running
-// it without npm might differ in any way. env is the whole environment the
-// command would get; its HOME must be dir.
-func (rw *Rewriter) Rewrite(ctx context.Context, argv []string, dir string, env []string) (newArgv, newEnv []string, ok bool) {
+// it without npm might differ in any way. files is the folder on this
+// server that holds what dir will hold at start: dir itself, or the build
+// folder whose entries dir links to (dir may not exist yet). env is the
+// whole environment the command would get; its HOME must be dir.
+func (rw *Rewriter) Rewrite(ctx context.Context, argv []string, dir, files string, env []string) (newArgv, newEnv []string, ok bool) {
 	inv, ok := parse(argv)
 	if !ok || envValue(env, "HOME") != dir || !filepath.IsAbs(dir) {
 		return nil, nil, false
@@ -149,10 +151,10 @@ func (rw *Rewriter) Rewrite(ctx context.Context, argv []string, dir string, env 
 			return nil, nil, false
 		}
 	}
-	if _, err := os.Lstat(filepath.Join(dir, ".npmrc")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(files, ".npmrc")); !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, false
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	data, err := os.ReadFile(filepath.Join(files, "package.json"))
 	if err != nil {
 		return nil, nil, false
 	}
@@ -240,13 +242,13 @@ func probeKey(inv invocation, env []string) string {
 	return b.String()
 }
 
-// stableEnv is env without HOME and the per-run ACTOR_* and APIFY_*
+// stableEnv is env without HOME, PWD and the per-run ACTOR_* and APIFY_*
 // variables, sorted.
 func stableEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "HOME" || strings.HasPrefix(k, "ACTOR_") || strings.HasPrefix(k, "APIFY_") {
+		if k == "HOME" || k == "PWD" || strings.HasPrefix(k, "ACTOR_") || strings.HasPrefix(k, "APIFY_") {
 			continue
 		}
 		out = append(out, kv)

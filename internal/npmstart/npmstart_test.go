@@ -89,7 +89,7 @@ func TestSameEnvironmentAsNPM(t *testing.T) {
 				"engines":{"node":">=20"},"scripts":{"start":"env -0; pwd"}}`)
 			want, wantCode := run(t, dir, argv, runEnv(dir))
 			var rw Rewriter
-			nargv, nenv, ok := rw.Rewrite(context.Background(), argv, dir, runEnv(dir))
+			nargv, nenv, ok := rw.Rewrite(context.Background(), argv, dir, dir, runEnv(dir))
 			if !ok {
 				t.Fatal("not rewritten")
 			}
@@ -131,7 +131,7 @@ func TestExitCodeAndBin(t *testing.T) {
 	argv := []string{"npm", "start", "--silent"}
 	want, wantCode := run(t, dir, argv, runEnv(dir))
 	var rw Rewriter
-	nargv, nenv, ok := rw.Rewrite(context.Background(), argv, dir, runEnv(dir))
+	nargv, nenv, ok := rw.Rewrite(context.Background(), argv, dir, dir, runEnv(dir))
 	if !ok {
 		t.Fatal("not rewritten")
 	}
@@ -180,7 +180,7 @@ func TestKeepsNPM(t *testing.T) {
 				}
 			}
 			var rw Rewriter
-			if argv, _, ok := rw.Rewrite(context.Background(), c.argv, dir, append(runEnv(dir), c.env...)); ok {
+			if argv, _, ok := rw.Rewrite(context.Background(), c.argv, dir, dir, append(runEnv(dir), c.env...)); ok {
 				t.Errorf("rewritten to %q", argv)
 			}
 		})
