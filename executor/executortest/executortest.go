@@ -491,9 +491,9 @@ func testAdopt(t *testing.T, ex, other troupe.Executor) {
 
 	adopter := other.(troupe.RemoteExecutor)
 	none := spec
-	none.Generation = 2
+	none.RunID += "none"
 	if q, err := adopter.Adopt(t.Context(), &none, time.Time{}); err != nil || q != nil {
-		t.Fatalf("Adopt of a generation without a process = %v, %v; want nil, nil", q, err)
+		t.Fatalf("Adopt of a run without a process = %v, %v; want nil, nil", q, err)
 	}
 	out2 := NewOutput(t, "started")
 	again := spec

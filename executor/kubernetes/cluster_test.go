@@ -34,7 +34,7 @@ type cluster struct {
 }
 
 // startDelay is how long a pod may take to start on the test cluster.
-const startDelay = 60 * time.Second
+const startDelay = 2 * time.Minute
 
 // testCluster connects to the cluster named by KUBECONFIG and
 // TROUPE_KUBE_SERVE_ARGS (what scripts/test exports after scripts/kube-up).

@@ -352,27 +352,30 @@ func TestStartWithoutImage(t *testing.T) {
 func TestLineReader(t *testing.T) {
 	var got []string
 	r := &lineReader{emit: func(s string) { got = append(got, s) }}
-	stream1 := "2026-03-01T12:00:00.1Z one\n2026-03-01T12:00:00.2Z two\n2026-03-01T12:00:00.2Z two again\n"
+	// stderr lines may be stamped before the stdout line before them.
+	stream1 := "2026-03-01T12:00:01.3Z one\n2026-03-01T12:00:01.2Z err one\n2026-03-01T12:00:02.2Z two\n" +
+		"2026-03-01T12:00:02.2Z two again\n2026-03-01T12:00:02.1Z err two\n"
 	if err := r.read(strings.NewReader(stream1)); err != nil && err.Error() != "EOF" {
 		t.Fatal(err)
 	}
-	if at := r.resumeAt(); !at.Equal(time.Date(2026, 3, 1, 12, 0, 0, 200_000_000, time.UTC)) {
-		t.Errorf("resumeAt = %v", at)
+	if at := r.resumeAt(); !at.Equal(time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)) {
+		t.Errorf("resumeAt = %v, want a second before the newest line's second", at)
 	}
-	// The resumed stream repeats the lines from the second: only new ones
-	// are delivered, and a line without a newline still arrives.
-	stream2 := "2026-03-01T12:00:00.2Z two\n2026-03-01T12:00:00.2Z two again\n2026-03-01T12:00:00.2Z three\n2026-03-01T12:00:01Z   spaced  \n2026-03-01T12:00:02Z last"
+	// The resumed stream (lines stamped from 12:00:01 on) repeats those
+	// five lines: only the new ones are delivered, and a line without a
+	// newline still arrives.
+	stream2 := stream1 + "2026-03-01T12:00:02.2Z three\n2026-03-01T12:00:01.9Z err late\n2026-03-01T12:00:03Z   spaced  \n2026-03-01T12:00:04Z last"
 	_ = r.read(strings.NewReader(stream2))
-	want := []string{"one", "two", "two again", "three", "  spaced  ", "last"}
+	want := []string{"one", "err one", "two", "two again", "err two", "three", "err late", "  spaced  ", "last"}
 	if !slices.Equal(got, want) {
 		t.Errorf("lines = %q, want %q", got, want)
 	}
 
 	// Adopted: lines up to since were stored by an earlier server.
 	got = nil
-	r = &lineReader{since: time.Date(2026, 3, 1, 12, 0, 0, 150_000_000, time.UTC), emit: func(s string) { got = append(got, s) }}
+	r = &lineReader{since: time.Date(2026, 3, 1, 12, 0, 1, 250_000_000, time.UTC), emit: func(s string) { got = append(got, s) }}
 	_ = r.read(strings.NewReader(stream1))
-	if want := []string{"two", "two again"}; !slices.Equal(got, want) {
+	if want := []string{"one", "two", "two again", "err two"}; !slices.Equal(got, want) {
 		t.Errorf("adopted lines = %q, want %q", got, want)
 	}
 

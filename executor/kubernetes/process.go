@@ -319,27 +319,46 @@ func (p *Process) follow(ctx context.Context) {
 }
 
 // lineReader turns a timestamped pod log into lines for Output, skipping
-// lines already delivered: those up to since, and on a resumed stream
-// those up to the last one delivered.
+// lines delivered already: those up to since (an adopted process's lines
+// that an earlier server stored), and on a resumed stream those this
+// reader delivered. The kubelet stamps each line as it reads it from its
+// stream, so stdout and stderr lines are not in timestamp order in the
+// log; what is exact is the order of the log, and a stream asked for since
+// S holds exactly the log's lines stamped at or after S, in that order. A
+// resumed stream therefore starts at a whole second S and skips as many
+// lines as this reader delivered with stamps at or after S.
 type lineReader struct {
 	since time.Time
 	emit  func(string)
-	// last is the timestamp of the last line delivered, and atLast how many
-	// delivered lines had it; skip counts them down on a resumed stream.
-	last   time.Time
-	atLast int
-	skip   int
-	// dropping says the line being read was delivered already.
+	// perSecond counts the lines delivered per second of their stamp, for
+	// the last few seconds up to maxSec.
+	perSecond map[int64]int
+	maxSec    int64
+	// skip is how many lines the current stream repeats.
+	skip int
+	// dropping says the line being read is not delivered.
 	dropping bool
 }
 
-// resumeAt is when a new stream should start.
+// keepSeconds is how many seconds of counts the reader keeps; a stream
+// resumes one second before the newest line's.
+const keepSeconds = 5
+
+// resumeAt is the time a new stream should start from (zero: the start of
+// the log).
 func (r *lineReader) resumeAt() time.Time {
-	r.skip = r.atLast
-	if r.last.IsZero() {
+	if len(r.perSecond) == 0 {
+		r.skip = 0
 		return r.since
 	}
-	return r.last
+	from := r.maxSec - 1
+	r.skip = 0
+	for sec, n := range r.perSecond {
+		if sec >= from {
+			r.skip += n
+		}
+	}
+	return time.Unix(from, 0)
 }
 
 // read delivers the lines of one stream until it ends. A line longer
@@ -387,24 +406,29 @@ func (r *lineReader) deliver(raw []byte, cont bool) {
 	r.dropping = true
 	tsText, text, ok := strings.Cut(s, " ")
 	ts, err := time.Parse(time.RFC3339Nano, tsText)
-	if !ok || err != nil {
+	switch {
+	case !ok || err != nil:
 		r.dropping = false
 		r.emitPieces(s)
 		return
+	case !r.since.IsZero() && !ts.After(r.since):
+		return
+	case r.skip > 0:
+		r.skip--
+		return
 	}
-	switch {
-	case !r.last.IsZero() && ts.Before(r.last):
-		return
-	case !r.last.IsZero() && ts.Equal(r.last):
-		if r.skip > 0 {
-			r.skip--
-			return
+	if r.perSecond == nil {
+		r.perSecond = map[int64]int{}
+	}
+	sec := ts.Unix()
+	r.perSecond[sec]++
+	if sec > r.maxSec {
+		r.maxSec = sec
+		for old := range r.perSecond {
+			if old < sec-keepSeconds {
+				delete(r.perSecond, old)
+			}
 		}
-		r.atLast++
-	case r.last.IsZero() && !r.since.IsZero() && !ts.After(r.since):
-		return
-	default:
-		r.last, r.atLast, r.skip = ts, 1, 0
 	}
 	r.dropping = false
 	r.emitPieces(text)
