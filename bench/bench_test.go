@@ -57,6 +57,7 @@ func TestQuickRun(t *testing.T) {
 		baseline bool
 	}{
 		{"start latency", true},
+		{"start latency: p99 ÷ p50", true},
 		{"finish-to-wake", true},
 		{"end-to-end", true},
 		{"abort immediate", true},

@@ -52,6 +52,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/troupehq/troupe/pgtest"
 )
 
 // options are the command-line flags.
@@ -72,7 +74,7 @@ func main() {
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "run every scenario with tiny counts (proves the benchmark works; figures are meaningless)")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table then goes to stderr)")
-	flag.StringVar(&o.store, "store", "", "store the server uses, passed to troupe serve --store (postgres://… or sqlite:PATH); default: the embedded SQLite store in the data folder")
+	flag.StringVar(&o.store, "store", "", "store the server uses, passed to troupe serve --store (postgres://… or sqlite:PATH), or pgtest for a throwaway local PostgreSQL with its default, durable settings, started like the tests' (pgtest.StartDurable) from the PostgreSQL binaries installed; default: the embedded SQLite store in the data folder")
 	flag.StringVar(&o.troupeBin, "troupe-bin", "", "troupe binary to benchmark (default: go build ./cmd/troupe into a temporary folder)")
 	flag.StringVar(&o.actorBin, "actor-bin", "", "benchactor binary (default: go build ./bench/benchactor into a temporary folder)")
 	flag.StringVar(&o.netBin, "net-bin", "", "benchnet binary (default: go build ./bench/benchnet into a temporary folder)")
@@ -115,6 +117,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "bench: keeping", tmp)
 	} else {
 		defer os.RemoveAll(tmp)
+	}
+	if o.store == "pgtest" {
+		pg, err := pgtest.StartDurable(ctx)
+		if err != nil {
+			return fmt.Errorf("--store pgtest: %w", err)
+		}
+		defer pg.Stop()
+		db, err := pg.CreateDatabase(ctx)
+		if err != nil {
+			return fmt.Errorf("--store pgtest: %w", err)
+		}
+		o.store = pg.URL(db)
 	}
 	b := &bench{opts: o, tmp: tmp, prog: newProgress(stderr), sizes: fullSizes}
 	if o.quick {

@@ -19,7 +19,8 @@
 // The server listens on 127.0.0.1 only, on a free port, with its unix socket
 // in its own temporary folder, trusts every local connection (user
 // "postgres", no password) and trades durability for speed (fsync,
-// synchronous_commit and full_page_writes are off). When the tests run as
+// synchronous_commit and full_page_writes are off; StartDurable keeps
+// PostgreSQL's durable defaults instead). When the tests run as
 // root, initdb and postgres (which refuse to run as root) run as the
 // "postgres" system user (or "nobody" when there is none).
 //
@@ -82,6 +83,8 @@ type Server struct {
 	port   int
 	binDir string
 	major  int
+	// durable keeps PostgreSQL's durable defaults (StartDurable).
+	durable bool
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when postgres has exited
@@ -99,7 +102,14 @@ type Server struct {
 
 // Start initialises a new cluster in a temporary folder and starts a server
 // on it. The caller must Stop it.
-func Start(ctx context.Context) (*Server, error) {
+func Start(ctx context.Context) (*Server, error) { return start(ctx, false) }
+
+// StartDurable is Start with PostgreSQL's own durable settings (fsync,
+// synchronous_commit and full_page_writes on, autovacuum on) instead of the
+// tests' fast ones, for measurements that must match a production server.
+func StartDurable(ctx context.Context) (*Server, error) { return start(ctx, true) }
+
+func start(ctx context.Context, durable bool) (*Server, error) {
 	binDir, err := FindBinDir()
 	if err != nil {
 		return nil, err
@@ -121,7 +131,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	s := &Server{dir: dir, binDir: binDir, major: major}
+	s := &Server{dir: dir, binDir: binDir, major: major, durable: durable}
 	ok := false
 	defer func() {
 		if !ok {
@@ -167,18 +177,22 @@ func (s *Server) startServer(ctx context.Context, data string, runAs *account) e
 		"-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=" + s.dir,
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "wal_level=minimal",
-		"-c", "max_wal_senders=0",
 		"-c", "max_connections=300",
 		"-c", "shared_buffers=64MB",
-		"-c", "autovacuum=off",
 		"-c", "jit=off",
 		"-c", "huge_pages=off",
 		"-c", "lc_messages=C",
 		"-c", "log_checkpoints=off",
+	}
+	if !s.durable {
+		args = append(args,
+			"-c", "fsync=off",
+			"-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off",
+			"-c", "wal_level=minimal",
+			"-c", "max_wal_senders=0",
+			"-c", "autovacuum=off",
+		)
 	}
 	cmd := exec.Command(filepath.Join(s.binDir, "postgres"), args...)
 	cmd.Dir = s.dir
