@@ -126,6 +126,11 @@ type Build struct {
 	// archive of a succeeded build's folder (troupe.ArtifactStore); empty
 	// for a build made before troupe kept archives.
 	Artifact string `json:"-"`
+	// InstallSource and InstallResult are the digests of the archives a
+	// build's install pod downloads (the build's files before the install)
+	// and uploaded (the folder after it); see Installer.
+	InstallSource string `json:"-"`
+	InstallResult string `json:"-"`
 	// StatusMessage says why a build did not succeed (troupe's addition).
 	StatusMessage string `json:"statusMessage,omitempty"`
 }

@@ -90,6 +90,7 @@ func (s *Server) routeBuilds() {
 	s.handleGuarded("GET /v2/actor-builds/{buildId}/artifact", allowLimited, s.getBuildArtifact)
 	s.handle("POST /v2/actor-builds/{buildId}/abort", s.abortBuild)
 	s.handle("DELETE /v2/actor-builds/{buildId}", s.deleteBuild)
+	s.routeInstall()
 }
 
 // routeStorages registers the collection routes of a kind of storage and,

@@ -18,6 +18,9 @@ type buildInternal struct {
 	Instance string `json:"instance,omitempty"`
 	// Artifact is the digest of the build's archive in the store.
 	Artifact string `json:"artifact,omitempty"`
+	// InstallSource and InstallResult are the archives of an install pod.
+	InstallSource string `json:"installSource,omitempty"`
+	InstallResult string `json:"installResult,omitempty"`
 }
 
 // DecodeBuild returns the build kept as data and internal.
@@ -31,6 +34,7 @@ func DecodeBuild(data, internal []byte) (*troupe.Build, error) {
 		return nil, fmt.Errorf("decode build: %w", err)
 	}
 	b.Command, b.Env, b.Dir, b.Image, b.Instance, b.Artifact = in.Command, in.Env, in.Dir, in.Image, in.Instance, in.Artifact
+	b.InstallSource, b.InstallResult = in.InstallSource, in.InstallResult
 	return b, nil
 }
 
@@ -41,7 +45,8 @@ func EncodeBuild(b *troupe.Build) (data, internal []byte, err error) {
 	if data, err = json.Marshal(b); err != nil {
 		return nil, nil, fmt.Errorf("encode build: %w", err)
 	}
-	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image, Instance: b.Instance, Artifact: b.Artifact}
+	in := buildInternal{Command: b.Command, Env: b.Env, Dir: b.Dir, Image: b.Image, Instance: b.Instance, Artifact: b.Artifact,
+		InstallSource: b.InstallSource, InstallResult: b.InstallResult}
 	if internal, err = json.Marshal(in); err != nil {
 		return nil, nil, fmt.Errorf("encode build: %w", err)
 	}
