@@ -58,8 +58,14 @@ type Config struct {
 	// WarnNoSandbox, with no Sandbox, starts every build's log with
 	// NoSandboxWarning.
 	WarnNoSandbox bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Installer, when set, runs the npm install of Node.js projects in the
+	// image their Dockerfile's FROM names (a Kubernetes pod) instead of on
+	// the server; its steps authenticate with build tokens signed with
+	// TokenSecret (troupe.BuildToken).
+	Installer   troupe.Installer
+	TokenSecret []byte
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Builder builds actor versions, a few at a time. Each build runs under
@@ -444,6 +450,12 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink
 	install := proj.hasDependencies
 	if data, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil && hasInstallScripts(data) {
 		install = true
+	}
+	if install && b.cfg.Installer != nil {
+		if err := b.installAway(ctx, bd, dir, res.Image, sink, logf); err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	if install {
 		argv := []string{"npm", "install", "--no-audit", "--no-fund", "--omit=dev",
