@@ -32,7 +32,7 @@ type kubeOptions struct {
 }
 
 func addKubeFlags(f *pflag.FlagSet, o *kubeOptions) {
-	f.StringVar(&o.executor, "executor", "process", "where runs run: process (local processes, sandboxed by --sandbox) or kubernetes (one pod per run process; --sandbox then covers builds only)")
+	f.StringVar(&o.executor, "executor", "process", "where runs run: process (local processes, sandboxed by --sandbox) or kubernetes (one pod per run process, and Node.js builds install their dependencies in a pod; --sandbox then covers what builds still run on the server)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster (--executor kubernetes; default: the in-cluster configuration)")
 	f.StringVar(&o.namespace, "namespace", "", "namespace of the runs' pods (--executor kubernetes; default: the kubeconfig's, else default)")
 	f.StringArrayVar(&o.imageMap, "image-map", nil, "FROM=TO: run pods whose Dockerfile says FROM this image in that image instead, e.g. apify/actor-node:20=registry.example/actor-node:20; repeat for more")

@@ -188,6 +188,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
 	var runExec troupe.Executor = process.New(execOpts)
 	remote := false
+	var installer troupe.Installer
 	if o.kube.executor == "kubernetes" {
 		kex, err := newKubeExecutor(o.kube, publicURL, instance, logger)
 		if err != nil {
@@ -195,6 +196,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 		}
 		defer kex.Close()
 		runExec, remote = kex, true
+		// npm install runs in a pod of the image the runs use.
+		installer = kex
 		// Runs get the PATH of a container, not the server's.
 		baseEnv = []string{"PATH=" + containerPath, "LANG=C.UTF-8"}
 	}
@@ -228,7 +231,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	// Builds run their install scripts in the same kind of sandbox as runs
 	// (--sandbox covers both).
 	bcfg := builder.Config{Store: db, DataDir: o.dataDir, BaseEnv: baseEnv, BuildEnv: o.buildEnv, Logger: logger,
-		Timeout: o.buildTimeout, Concurrency: o.buildConc, Instance: instance}
+		Timeout: o.buildTimeout, Concurrency: o.buildConc, Instance: instance,
+		Installer: installer, TokenSecret: secret}
 	if sb := execOpts.Sandbox; sb != nil {
 		bcfg.Sandbox = &builder.Sandbox{Bwrap: sb.Bwrap, Hide: sb.Hide}
 	} else {
