@@ -22,6 +22,10 @@ type Installer interface {
 	// not otherwise. When ctx ends first, everything the step started is
 	// stopped (its pod deleted) before Install returns ctx's error.
 	Install(ctx context.Context, spec *InstallSpec) error
+	// Forget stops and removes what an install step of the build left
+	// behind when its server died during it (its pod); nothing left is no
+	// error.
+	Forget(ctx context.Context, buildID string) error
 }
 
 // InstallSpec is one install step.

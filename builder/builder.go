@@ -149,7 +149,8 @@ func (b *Builder) Start(ctx context.Context) error {
 	}
 }
 
-// endOrphan ends a build this server was running when it stopped.
+// endOrphan ends a build this server was running when it stopped, and
+// removes what its install step left (Config.Installer).
 func (b *Builder) endOrphan(ctx context.Context, id string) error {
 	const msg = "The server stopped during the build; start a new build."
 	now := b.cfg.Now()
@@ -171,6 +172,11 @@ func (b *Builder) endOrphan(ctx context.Context, id string) error {
 	}
 	if err == nil {
 		b.logLine(ctx, id, "[troupe] "+msg)
+		if b.cfg.Installer != nil {
+			if ferr := b.cfg.Installer.Forget(ctx, id); ferr != nil {
+				b.cfg.Logger.Warn("remove the install step of a build the server left", "build", id, "err", ferr)
+			}
+		}
 	}
 	return err
 }

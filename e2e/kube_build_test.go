@@ -127,3 +127,33 @@ func TestKubernetesBuildPod(t *testing.T) {
 		noInstallPod(t, cs, ns, b.ID)
 	})
 }
+
+// TestKubernetesBuildPodServerCrash: a server killed during a build's
+// install pod, started again on its data, ends the build FAILED and
+// deletes the pod it left.
+func TestKubernetesBuildPodServerCrash(t *testing.T) {
+	flags, cs, ns := kubeFlags(t)
+	dir := t.TempDir()
+	args := append(flags, "--examples=false")
+	a, err := launch(dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const script = `"install":"echo installing forever; node -e \"setInterval(() => {}, 1000)\""`
+	b := a.buildOf(t, depActor(t, "", script), nil)
+	a.waitBuildLog(t, b.ID, "installing forever")
+	a.crash()
+	if _, err := cs.CoreV1().Pods(ns).Get(testCtx(t), kubeexec.InstallPodName(b.ID), metav1.GetOptions{}); err != nil {
+		t.Fatalf("install pod after the crash: %v", err)
+	}
+
+	again, err := launch(dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(again.stop)
+	if b = again.finishBuild(t, b.ID); b.Status != client.StatusFailed {
+		t.Fatalf("build is %s, want FAILED:\n%s", b.Status, again.buildLog(t, b.ID))
+	}
+	noInstallPod(t, cs, ns, b.ID)
+}

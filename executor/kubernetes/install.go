@@ -188,6 +188,11 @@ func (e *Executor) Install(ctx context.Context, spec *troupe.InstallSpec) error 
 	return result
 }
 
+// Forget implements troupe.Installer: it deletes the build's install pod.
+func (e *Executor) Forget(ctx context.Context, buildID string) error {
+	return e.deletePod(ctx, InstallPodName(buildID), 0)
+}
+
 // installOutcome says whether the install pod has ended, and how: nil
 // when it succeeded.
 func installOutcome(p *corev1.Pod, mbytes int) (bool, error) {
