@@ -81,6 +81,11 @@ type RunStore interface {
 	// reading the rest of it (a reader that keeps an earlier read of the run
 	// can tell whether it is still current). record-not-found.
 	RunVersion(ctx context.Context, id string) (int64, error)
+	// RunStatus returns the Status of the run GetRun would return, without
+	// reading the rest of it (waitForFinish looks at it at every change of
+	// the run and reads the whole run only once it is terminal).
+	// record-not-found.
+	RunStatus(ctx context.Context, id string) (Status, error)
 	// ListRuns lists runs by startedAt; it returns the page and the total.
 	ListRuns(ctx context.Context, f RunFilter) ([]*Run, int, error)
 	// LastRun returns the actor's most recently started run, of the given

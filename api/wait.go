@@ -12,9 +12,13 @@ import (
 // when Store.Watch says the job changed. The watch starts before the first
 // read, so no change between the read and the wait is missed. When the
 // client goes away it returns the last read. woken, when not nil, is
-// called with a read that is done after a change woke the wait.
+// called with a read that is done after a change woke the wait. ready,
+// when not nil, is a cheaper look (the status alone) taken before each
+// read: get runs only once ready reports the job may be done (or fails),
+// and when the wait ends.
 func waitFor[T any](ctx context.Context, store troupe.Store, id string, d time.Duration,
-	get func(context.Context) (T, error), done func(T) bool, woken func(T)) (T, error) {
+	get func(context.Context) (T, error), done func(T) bool, ready func(context.Context) bool,
+	woken func(T)) (T, error) {
 	if d <= 0 {
 		return get(ctx)
 	}
@@ -22,29 +26,42 @@ func waitFor[T any](ctx context.Context, store troupe.Store, id string, d time.D
 	defer stop()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	var last T
+	read := false
 	for waited := false; ; waited = true {
-		v, err := get(ctx)
-		if err != nil || done(v) {
-			if err == nil && waited && woken != nil {
-				woken(v)
+		if ready == nil || ready(ctx) {
+			v, err := get(ctx)
+			if err != nil || done(v) {
+				if err == nil && waited && woken != nil {
+					woken(v)
+				}
+				return v, err
 			}
-			return v, err
+			last, read = v, true
 		}
 		select {
 		case <-ch:
 		case <-timer.C:
 			return get(ctx)
 		case <-ctx.Done():
-			return v, nil
+			if !read {
+				return get(context.WithoutCancel(ctx))
+			}
+			return last, nil
 		}
 	}
 }
 
-// waitRun waits up to d for the run to be terminal and returns it.
+// waitRun waits up to d for the run to be terminal and returns it. While
+// it waits it looks at the run's status only, and reads the whole run once
+// the status is terminal.
 func (s *Server) waitRun(ctx context.Context, id string, d time.Duration) (*troupe.Run, error) {
 	return waitFor(ctx, s.store, id, d, func(ctx context.Context) (*troupe.Run, error) {
 		return s.getRun(ctx, id)
-	}, func(r *troupe.Run) bool { return r.Status.Terminal() }, s.finishWoken)
+	}, func(r *troupe.Run) bool { return r.Status.Terminal() }, func(ctx context.Context) bool {
+		st, err := s.store.RunStatus(ctx, id)
+		return err != nil || st.Terminal()
+	}, s.finishWoken)
 }
 
 // finishWoken passes the finish of a run a wait was woken for to
@@ -59,5 +76,5 @@ func (s *Server) finishWoken(r *troupe.Run) {
 func (s *Server) waitBuild(ctx context.Context, id string, d time.Duration) (*troupe.Build, error) {
 	return waitFor(ctx, s.store, id, d, func(ctx context.Context) (*troupe.Build, error) {
 		return s.getBuild(ctx, id)
-	}, func(b *troupe.Build) bool { return b.Status.Terminal() }, nil)
+	}, func(b *troupe.Build) bool { return b.Status.Terminal() }, nil, nil)
 }

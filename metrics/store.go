@@ -36,7 +36,7 @@ var storeOps = []string{
 	"GetActorByName", "GetBuild", "GetBuildByNumber", "GetRecord", "GetRequest", "GetRun",
 	"GetStorage", "GetStorageByName", "Head", "Heartbeat", "Instances", "LastRun", "ListActors",
 	"ListBuilds", "ListKeys", "ListRequests", "ListRuns", "ListStorages", "LockHead",
-	"ProlongRequestLock", "PushItems", "PutRecord", "ReadItems", "ReadLog", "RunVersion",
+	"ProlongRequestLock", "PushItems", "PutRecord", "ReadItems", "ReadLog", "RunStatus", "RunVersion",
 	"Setting", "UnlockRequests", "UpdateActor", "UpdateBuild", "UpdateRequest", "UpdateRun",
 	"UpdateStorage",
 	"ClaimDispatches", "CreateWebhook", "DeleteWebhook", "FinishCall", "GetDispatch", "GetWebhook",
@@ -462,6 +462,13 @@ func (s *store) RunVersion(ctx context.Context, id string) (int64, error) {
 	t := time.Now()
 	v0, err := s.Store.RunVersion(ctx, id)
 	s.done("RunVersion", t, err)
+	return v0, err
+}
+
+func (s *store) RunStatus(ctx context.Context, id string) (troupe.Status, error) {
+	t := time.Now()
+	v0, err := s.Store.RunStatus(ctx, id)
+	s.done("RunStatus", t, err)
 	return v0, err
 }
 

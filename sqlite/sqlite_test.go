@@ -165,6 +165,23 @@ func BenchmarkGetRun(b *testing.B) {
 	}
 }
 
+// BenchmarkRunStatus measures the look at a run's status that
+// waitForFinish takes at each change of the run, against BenchmarkGetRun.
+func BenchmarkRunStatus(b *testing.B) {
+	db := openDB(b)
+	ctx := context.Background()
+	var ids []string
+	for range 1000 {
+		ids = append(ids, benchRun(b, db).ID)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := db.RunStatus(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkGetRunParallel measures concurrent reads from the read pool.
 func BenchmarkGetRunParallel(b *testing.B) {
 	db := openDB(b)

@@ -647,3 +647,35 @@ func testRunVersion(t *testing.T, s troupe.Store) {
 		t.Fatalf("RunVersion of an unknown run: err = %v, want record-not-found", err)
 	}
 }
+
+// testRunStatus: RunStatus is the Status GetRun reads, through every
+// transition, and an unknown run is record-not-found.
+func testRunStatus(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	r := createRun(t, s, newRun("a", base))
+	check := func(want troupe.Status) {
+		t.Helper()
+		got, err := s.GetRun(ctx, r.ID)
+		must(t, err)
+		st, err := s.RunStatus(ctx, r.ID)
+		must(t, err)
+		if st != got.Status || st != want {
+			t.Fatalf("RunStatus = %s, GetRun's Status = %s, want %s", st, got.Status, want)
+		}
+	}
+	check(troupe.StatusReady)
+	for _, step := range []struct {
+		fn   func(r *troupe.Run) error
+		want troupe.Status
+	}{
+		{func(r *troupe.Run) error { return r.MarkRunning(at(1)) }, troupe.StatusRunning},
+		{func(r *troupe.Run) error { return r.Finish(0, at(2)) }, troupe.StatusSucceeded},
+	} {
+		_, err := s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error { return step.fn(r) })
+		must(t, err)
+		check(step.want)
+	}
+	if _, err := s.RunStatus(ctx, "NoSuchRun00000001"); !troupe.IsNotFound(err) {
+		t.Fatalf("RunStatus of an unknown run: err = %v, want record-not-found", err)
+	}
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Run/ActiveRuns", testRunActiveRuns},
 		{"Run/Update", testRunUpdate},
 		{"Run/Version", testRunVersion},
+		{"Run/Status", testRunStatus},
 		{"Run/UpdateConcurrent", testRunUpdateConcurrent},
 		{"Run/UpdateErrorWritesNothing", testRunUpdateError},
 		{"Run/UpdateRecordInTx", testRunUpdateRecordInTx},

@@ -137,6 +137,14 @@ func (s *Store) RunVersion(ctx context.Context, id string) (int64, error) {
 	return v, s.notFound(err, "Run")
 }
 
+// RunStatus implements troupe.RunStore: the status column, which every
+// write of the run sets with its JSON.
+func (s *Store) RunStatus(ctx context.Context, id string) (troupe.Status, error) {
+	var st string
+	err := s.reader().QueryRow(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&st)
+	return troupe.Status(st), s.notFound(err, "Run")
+}
+
 // ListRuns implements troupe.RunStore: runs ordered by startedAt, then by
 // creation order (seq), the page f asks for and the number of runs that
 // match f.
