@@ -175,3 +175,26 @@ func TestBuildArchive(t *testing.T) {
 		})
 	}
 }
+
+// TestImageMissing: a pod whose image the cluster cannot pull ends with a
+// failure naming the image, and the program never runs.
+func TestImageMissing(t *testing.T) {
+	c := testCluster(t)
+	ex := c.executor(t, "http://127.0.0.1:1")
+	out := executortest.NewOutput(t, "")
+	p, err := ex.Start(t.Context(), &troupe.ExecSpec{
+		RunID: "noimage" + troupe.NewID()[:6], Generation: 1, Image: "docker.io/troupe-local/missing:1",
+		Command: []string{"sh", "-c", "echo ran"}, Env: executortest.Env, Output: out.Func,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Kill() })
+	got := executortest.WaitDone(t, p, startDelay)
+	if want := "The cluster could not pull the image docker.io/troupe-local/missing:1 ("; !strings.HasPrefix(got.Failure, want) {
+		t.Errorf("Exit() = %+v, want a failure starting %q", got, want)
+	}
+	if lines := out.Lines(); len(lines) != 0 {
+		t.Errorf("output %q from a pod without its image", lines)
+	}
+}
