@@ -252,7 +252,7 @@ func (b *Builder) Build(ctx context.Context, buildID string) error {
 	}
 	logf("Building %s version %s as build %s (timeout %s).", bd.ActID, bd.ActorVersion, bd.BuildNumber, timeout)
 	res, buildErr := b.make(bctx, bd, sink, logf)
-	if buildErr == nil {
+	if buildErr == nil && res.Artifact == "" {
 		buildErr = b.keep(bctx, res, logf)
 	}
 	if buildErr == nil && bctx.Err() != nil {
@@ -385,7 +385,7 @@ func (b *Builder) keep(ctx context.Context, res *result, logf func(string, ...an
 
 type result struct {
 	Dir         string
-	Artifact    string // digest of the folder's archive in the store
+	Artifact    string // digest of the folder's archive in the store (set: kept already)
 	Command     []string
 	Env         []troupe.EnvVar
 	InputSchema json.RawMessage
@@ -458,7 +458,7 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink
 		install = true
 	}
 	if install && b.cfg.Installer != nil {
-		if err := b.installAway(ctx, bd, dir, res.Image, sink, logf); err != nil {
+		if res.Artifact, err = b.installAway(ctx, bd, dir, res.Image, sink, logf); err != nil {
 			return nil, err
 		}
 		return res, nil

@@ -79,7 +79,8 @@ func TestKubernetesBuildPod(t *testing.T) {
 	if b.Status != client.StatusSucceeded {
 		t.Fatalf("build %s:\n%s", b.Status, log)
 	}
-	for _, want := range []string{"Installing dependencies with npm install in a pod of the image node:20.", "added 1 package"} {
+	for _, want := range []string{"Installing dependencies with npm install in a pod of the image node:20.", "added 1 package",
+		"Kept the build's files as the archive the install uploaded"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("build log lacks %q:\n%s", want, log)
 		}
@@ -126,6 +127,28 @@ func TestKubernetesBuildPod(t *testing.T) {
 		}
 		noInstallPod(t, cs, ns, b.ID)
 	})
+}
+
+// TestKubernetesBuildPodTimeout: the install pod's activeDeadlineSeconds
+// is the build's timeout; at the timeout the build ends TIMED-OUT and its
+// pod is deleted.
+func TestKubernetesBuildPodTimeout(t *testing.T) {
+	s, cs, ns := kubeServer(t)
+	const timeout = 25
+	const script = `"install":"echo installing forever; node -e \"setInterval(() => {}, 1000)\""`
+	b := s.buildOf(t, depActor(t, "", script), &client.BuildOptions{TimeoutSecs: timeout})
+	s.waitBuildLog(t, b.ID, "installing forever")
+	pod, err := cs.CoreV1().Pods(ns).Get(testCtx(t), kubeexec.InstallPodName(b.ID), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("install pod of the running build: %v", err)
+	}
+	if d := pod.Spec.ActiveDeadlineSeconds; d == nil || *d <= 0 || *d > timeout {
+		t.Errorf("activeDeadlineSeconds = %v, want at most the build's %d s", d, timeout)
+	}
+	if b = s.finishBuild(t, b.ID); b.Status != client.StatusTimedOut {
+		t.Fatalf("build is %s, want TIMED-OUT:\n%s", b.Status, s.buildLog(t, b.ID))
+	}
+	noInstallPod(t, cs, ns, b.ID)
 }
 
 // TestKubernetesBuildPodServerCrash: a server killed during a build's
