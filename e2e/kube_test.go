@@ -221,3 +221,47 @@ func TestKubernetesReplicaCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestKubernetesServerRestart: a server stopped with SIGTERM leaves its
+// runs' pods running (no migration), and when it starts again it adopts
+// them: the run ends SUCCEEDED without a restart, its log whole.
+func TestKubernetesServerRestart(t *testing.T) {
+	flags, _, _ := kubeFlags(t)
+	dir := t.TempDir()
+	args := append([]string{"--examples=false"}, flags...)
+	s, err := launch(dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	build := s.finishBuild(t, s.buildOf(t, nodeActor, nil).ID)
+	if build.Status != client.StatusSucceeded {
+		t.Fatalf("build %s:\n%s", build.Status, s.buildLog(t, build.ID))
+	}
+	run, err := s.c.Actor(build.ActID).Start(testCtx(t), []byte(`{"mode":"count","n":30}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(t, run.ID, "n=3")
+	s.stop()
+
+	again, err := launch(dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(again.stop)
+	done := again.finish(t, run.ID)
+	wantStatus(t, done, client.StatusSucceeded)
+	if done.Stats.MigrationCount != 0 || done.Stats.RestartCount != 0 {
+		t.Errorf("migrationCount %d, restartCount %d: the run was started again", done.Stats.MigrationCount, done.Stats.RestartCount)
+	}
+	log := again.log(t, run.ID)
+	for i := 1; i <= 30; i++ {
+		if c := strings.Count(log, " n="+strconv.Itoa(i)+"\n"); c > 1 {
+			t.Errorf("line n=%d is in the log %d times", i, c)
+		}
+	}
+	if !strings.Contains(log, " n=30\n") || strings.Contains(log, "migrate") {
+		t.Errorf("log after the restart:\n%s", log)
+	}
+}
