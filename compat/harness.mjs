@@ -292,9 +292,8 @@ export function assertRunShape(run) {
  * that scripts/kube-up prints; scripts/test exports both). Without them,
  * missing says how to start the cluster.
  *
- * The example actors say FROM node:20-alpine: on the test cluster they run
- * in the image that TROUPE_KUBE_SERVE_ARGS maps node:20 to, unless it maps
- * node:20-alpine itself.
+ * The example actors say FROM node:20-alpine, which TROUPE_KUBE_SERVE_ARGS
+ * maps to the test cluster's Node.js image.
  */
 export function executors() {
     const kubeconfig = process.env.KUBECONFIG;
@@ -304,19 +303,9 @@ export function executors() {
         kube.missing = 'no test cluster: start one with `scripts/kube-up DIR`, then export the KUBECONFIG it '
             + 'prints, and its TROUPE_SERVE_ARGS as TROUPE_KUBE_SERVE_ARGS (scripts/test does both)';
     } else {
-        const maps = new Map();
-        serveArgs.forEach((a, i) => {
-            if (a === '--image-map' && serveArgs[i + 1]?.includes('=')) {
-                const [from, to] = serveArgs[i + 1].split('=');
-                maps.set(from, to);
-            }
-        });
         // At level info the server says which executor its runs get.
         kube.args = ['--kubeconfig', kubeconfig, ...serveArgs, '--log-level', 'info'];
         kube.serverSays = /runs run as Kubernetes pods/;
-        if (!maps.has('node:20-alpine') && maps.has('node:20')) {
-            kube.args.push('--image-map', `node:20-alpine=${maps.get('node:20')}`);
-        }
     }
     return [{ name: 'process', args: [] }, kube];
 }
