@@ -51,7 +51,8 @@
 //   - sampling, everywhere else (cgroup v1 hosts, no delegation): every
 //     SampleInterval (at most 1 s) the executor sums the resident set size of
 //     every process of the sandbox's PID namespace (read through the
-//     sandbox's own /proc, which also lists namespaces nested in it) plus
+//     sandbox's own /proc, which also lists namespaces nested in it, from a
+//     descriptor of the sandbox's root opened once) plus
 //     what its /tmp, /dev/shm and private working folder hold, or without a
 //     sandbox of every process in the group (from /proc/<pid>/stat), and
 //     SIGKILLs them all when the sum exceeds the limit, reporting
@@ -136,8 +137,9 @@ type Executor struct {
 
 	mu       sync.Mutex
 	live     map[*Process]struct{}
-	sampling bool          // the sampler goroutine runs
-	kick     chan struct{} // asks the sampler for an early sample
+	roots    map[*Process]int // sampler goroutine only: the open root of each sandbox (openRoot)
+	sampling bool             // the sampler goroutine runs
+	kick     chan struct{}    // asks the sampler for an early sample
 }
 
 // firstSampleDelay is when a new process gets its first sample.
@@ -151,6 +153,7 @@ func New(opts Options) *Executor {
 		interval:  opts.SampleInterval,
 		waitDelay: opts.WaitDelay,
 		live:      make(map[*Process]struct{}),
+		roots:     make(map[*Process]int),
 		kick:      make(chan struct{}, 1),
 	}
 	if e.log == nil {

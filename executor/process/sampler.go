@@ -2,6 +2,8 @@ package process
 
 import (
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The executor runs one sampler goroutine while it has live processes. Each
@@ -60,14 +62,21 @@ func (e *Executor) sampleLoop() {
 // sampler stopped, when there are none.
 func (e *Executor) sampleAll() bool {
 	e.mu.Lock()
+	procs := make([]*Process, 0, len(e.live))
+	for p := range e.live {
+		procs = append(procs, p)
+	}
+	// Sandboxes that ended release their roots.
+	for p, fd := range e.roots {
+		if _, live := e.live[p]; !live {
+			unix.Close(fd)
+			delete(e.roots, p)
+		}
+	}
 	if len(e.live) == 0 {
 		e.sampling = false
 		e.mu.Unlock()
 		return false
-	}
-	procs := make([]*Process, 0, len(e.live))
-	for p := range e.live {
-		procs = append(procs, p)
 	}
 	e.mu.Unlock()
 
@@ -92,13 +101,21 @@ func (e *Executor) sampleAll() bool {
 			continue
 		}
 		if p.sandboxed {
-			p.mu.Lock()
-			info := p.sandbox
-			p.mu.Unlock()
-			if info.ChildPID == 0 {
-				continue // bwrap has not reported yet
+			root, ok := e.roots[p]
+			if !ok {
+				p.mu.Lock()
+				info := p.sandbox
+				p.mu.Unlock()
+				if info.ChildPID == 0 {
+					continue // bwrap has not reported yet
+				}
+				var err error
+				if root, err = openRoot(info.ChildPID, info.PIDNamespace); err != nil {
+					continue // not made yet, or gone
+				}
+				e.roots[p] = root
 			}
-			if u, err := nsUsage(info.ChildPID, info.PIDNamespace, false, p.work); err == nil && u.procs > 0 {
+			if u, err := sandboxUsage(root, p.work); err == nil && u.procs > 0 {
 				p.record(now, u.rss, u.cpu)
 			}
 			continue

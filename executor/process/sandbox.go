@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -106,64 +107,93 @@ type sandboxSpec struct {
 	uid           int
 }
 
-// nsUsage sums the memory and CPU of every process of the sandbox whose
-// first process is childPID in PID namespace ns, read through the
-// sandbox's own /proc (which also lists processes of namespaces nested in
-// it), and adds what its private /tmp, /dev/shm and working folder work
-// (when not "") hold, since tmpfs pages are memory too.
-//
-// With exact, memory comes from smaps_rollup, which walks page tables,
-// rather than from stat, whose figure the kernel keeps only approximately
-// (it can read 0 for a small process).
-func nsUsage(childPID int, ns uint64, exact bool, work string) (u groupUsage, err error) {
-	root := "/proc/" + strconv.Itoa(childPID) + "/root"
-	if err := checkNS(childPID, ns); err != nil {
-		return u, err
-	}
+// openRoot opens the root folder of the sandbox whose first process is
+// childPID in PID namespace ns, once bwrap has made it (errNotReady
+// before). The descriptor pins that sandbox's file system: reads through
+// it never reach another process's, even once the pid is reused, and find
+// no process once the sandbox is gone.
+func openRoot(childPID int, ns uint64) (int, error) {
 	if !sandboxReady(childPID, ns) {
-		return u, errNotReady
+		return -1, errNotReady
 	}
-	d, err := os.Open(root + "/proc")
+	fd, err := unix.Open("/proc/"+strconv.Itoa(childPID)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	// The pid may have gone to another process since the check: the root
+	// must show the sandbox's own /proc.
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, "proc/1/ns/pid", &st, 0); err != nil || st.Ino != ns {
+		unix.Close(fd)
+		return -1, errNoProcess
+	}
+	return fd, nil
+}
+
+// sandboxUsage sums the memory (from stat, which the kernel keeps only
+// approximately) and CPU of every process of the sandbox whose root is
+// root (from openRoot), read through the sandbox's own /proc (which also
+// lists processes of namespaces nested in it), and adds what its private
+// /tmp, /dev/shm and working folder work (when not "") hold, since tmpfs
+// pages are memory too.
+func sandboxUsage(root int, work string) (u groupUsage, err error) {
+	pfd, err := unix.Openat(root, "proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return u, err
 	}
+	d := os.NewFile(uintptr(pfd), "proc")
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return u, err
 	}
+	var buf [4096]byte
 	for _, name := range names {
 		if name[0] < '0' || name[0] > '9' {
 			continue
 		}
-		b, err := os.ReadFile(root + "/proc/" + name + "/stat")
+		n, err := readAt(pfd, name+"/stat", buf[:])
 		if err != nil {
 			continue
 		}
-		st, err := parseProcStat(b)
+		st, err := parseProcStat(buf[:n])
 		if err != nil {
 			continue
 		}
 		u.procs++
 		u.cpu += st.cpu
-		if !exact {
-			u.rss += st.rssBytes
-		} else if b, err := os.ReadFile(root + "/proc/" + name + "/smaps_rollup"); err == nil {
-			u.rss += rollupRSS(b)
-		}
+		u.rss += st.rssBytes
 	}
-	for _, tmp := range []string{"/tmp", "/dev/shm", work} {
+	for _, tmp := range []string{"tmp", "dev/shm", strings.TrimPrefix(work, "/")} {
 		if tmp == "" {
 			continue
 		}
-		var fs syscall.Statfs_t
-		if syscall.Statfs(root+tmp, &fs) == nil {
+		fd, err := unix.Openat(root, tmp, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var fs unix.Statfs_t
+		if unix.Fstatfs(fd, &fs) == nil {
 			u.rss += int64(fs.Blocks-fs.Bfree) * fs.Bsize
 		}
+		unix.Close(fd)
 	}
-	// The first process may have died and its pid gone to another
-	// process while we read.
-	return u, checkNS(childPID, ns)
+	return u, nil
+}
+
+// readAt reads the file name (relative to dir) into buf, which must hold it
+// whole, and returns its length.
+func readAt(dir int, name string, buf []byte) (int, error) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	n, err := unix.Read(fd, buf)
+	if err == nil && n == len(buf) {
+		err = errors.New("file larger than the buffer")
+	}
+	return n, err
 }
 
 // rollupRSS returns the Rss line of a smaps_rollup file in bytes.
