@@ -132,6 +132,18 @@ func (u *ui) open(path, readySel string) {
 	u.do(chromedp.Navigate(u.base+path), chromedp.WaitVisible(chromedp.CSS(readySel)))
 }
 
+// loaded waits until the page that a click or a script navigated to has
+// loaded: readySel is visible and the document is complete, so the
+// console's script has wired the page's buttons. Visible alone is not
+// enough: the browser shows the parsed page before its deferred script
+// runs (a click then does nothing), and at DOMContentLoaded it re-sends the
+// document, which forgets the node ids a query in flight holds ("Could not
+// find node with given id").
+func (u *ui) loaded(readySel string) {
+	u.t.Helper()
+	u.wait("the page with "+readySel, fmt.Sprintf(`document.readyState === 'complete' && document.querySelector(%q).checkVisibility()`, readySel))
+}
+
 func (u *ui) shot(name string) {
 	u.t.Helper()
 	png, err := chromedp.Run(u.ctx, chromedp.CaptureScreenshot())
@@ -190,13 +202,13 @@ func TestConsole(t *testing.T) {
 	}
 	u.open("/runs", "#token")
 	u.shot("sign-in")
-	u.do(chromedp.SendKeys(chromedp.CSS("#token"), runToken), chromedp.Click(chromedp.CSS("#sign-in")),
-		chromedp.WaitVisible(chromedp.CSS("#signin-error")))
+	u.do(chromedp.SendKeys(chromedp.CSS("#token"), runToken), chromedp.Click(chromedp.CSS("#sign-in")))
+	u.loaded("#signin-error")
 	if msg := u.text("#signin-error"); !strings.Contains(msg, "admin token") {
 		t.Fatalf("sign-in with a run token: %q", msg)
 	}
-	u.do(chromedp.SendKeys(chromedp.CSS("#token"), testToken),
-		chromedp.Click(chromedp.CSS("#sign-in")), chromedp.WaitVisible(chromedp.CSS("#runs")))
+	u.do(chromedp.SendKeys(chromedp.CSS("#token"), testToken), chromedp.Click(chromedp.CSS("#sign-in")))
+	u.loaded("#runs")
 
 	// The runs list follows its runs: an abort made elsewhere shows up
 	// without a reload.
@@ -225,7 +237,8 @@ func TestConsole(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`[name="in.mode"]`), "slow"),
 		chromedp.Click(chromedp.CSS(`[name="in.loud"]`)))
 	u.shot("start")
-	u.do(chromedp.Click(chromedp.CSS("#start")), chromedp.WaitVisible(chromedp.CSS("#run")))
+	u.do(chromedp.Click(chromedp.CSS("#start")))
+	u.loaded("#run")
 	runID := u.eval(`document.querySelector('#run').dataset.run`)
 
 	// The log arrives while the run runs.
@@ -261,7 +274,8 @@ func TestConsole(t *testing.T) {
 	u.wait("ABORTED again", `document.querySelector('#status').textContent === 'ABORTED'`)
 
 	// The dataset as a table, column picking, and the CSV download.
-	u.do(chromedp.Click(chromedp.CSS("#dataset-link")), chromedp.WaitVisible(chromedp.CSS("#items")))
+	u.do(chromedp.Click(chromedp.CSS("#dataset-link")))
+	u.loaded("#items")
 	u.wait("items", `document.querySelectorAll('#items tbody tr').length >= 3 &&
 		Array.from(document.querySelectorAll('#items th')).map(th => th.textContent).join(',') === '#,n,greeting,mode'`)
 	u.shot("dataset")
@@ -271,7 +285,7 @@ func TestConsole(t *testing.T) {
 	}
 	u.do(chromedp.Click(chromedp.CSS("#columns summary")), chromedp.Click(chromedp.CSS(`#columns input[value=greeting]`)),
 		chromedp.Click(chromedp.CSS("#columns button")))
-	u.wait("the picked column", `Array.from(document.querySelectorAll('#items th')).map(th => th.textContent).join(',') === '#,greeting'`)
+	u.wait("the picked column", `document.readyState === 'complete' && Array.from(document.querySelectorAll('#items th')).map(th => th.textContent).join(',') === '#,greeting'`)
 
 	// Back to the run with the browser's back button, then its records.
 	u.do(chromedp.NavigateBack(), chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.CSS("#run")))
@@ -283,9 +297,11 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	putRecord(t, s.URL+"/v2/key-value-stores/"+live.DefaultKeyValueStoreID+"/records/picture", "image/png", pic.Bytes())
-	u.do(chromedp.Click(chromedp.CSS("#kvs-link")), chromedp.WaitVisible(chromedp.CSS("#keys")))
+	u.do(chromedp.Click(chromedp.CSS("#kvs-link")))
+	u.loaded("#keys")
 	u.shot("key-value-store")
-	u.do(chromedp.Click(chromedp.CSS(`#keys a[href$="/records/OUTPUT"]`)), chromedp.WaitVisible(chromedp.CSS("#record")))
+	u.do(chromedp.Click(chromedp.CSS(`#keys a[href$="/records/OUTPUT"]`)))
+	u.loaded("#record")
 	if got := u.text("#record"); !strings.Contains(got, "\"greeting\": \"from the browser\",\n  \"ticks\": 400") {
 		t.Fatalf("OUTPUT preview: %q", got)
 	}
@@ -309,9 +325,11 @@ func TestConsole(t *testing.T) {
 	u.open("/tasks?actor="+a.ID, "#task-form")
 	u.do(chromedp.SetValue(chromedp.CSS(`#task-form [name=name]`), taskName),
 		chromedp.SetValue(chromedp.CSS(`#task-form [name=input]`), `{"greeting": "from a task", "ticks": 1}`),
-		chromedp.Click(chromedp.CSS("#task-form button")), chromedp.WaitVisible(chromedp.CSS("#task-run")))
+		chromedp.Click(chromedp.CSS("#task-form button")))
+	u.loaded("#task-run")
 	taskID := u.eval(`document.querySelector('#task').dataset.task`)
-	u.do(chromedp.Click(chromedp.CSS("#task-run")), chromedp.WaitVisible(chromedp.CSS("#run")))
+	u.do(chromedp.Click(chromedp.CSS("#task-run")))
+	u.loaded("#run")
 	u.wait("the task's run log", `document.querySelector('#log').textContent.includes('greeting: from a task')`)
 	taskRun := u.eval(`document.querySelector('#run').dataset.run`)
 	if run, err := s.c.Run(taskRun).Get(ctx); err != nil || run.ActorTaskID == nil || *run.ActorTaskID != taskID {
@@ -325,14 +343,16 @@ func TestConsole(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#schedule-form [name=taskId]`), taskID),
 		chromedp.SetValue(chromedp.CSS(`#schedule-form [name=timezone]`), "Europe/Prague"),
 		chromedp.Click(chromedp.CSS(`#schedule-form [name=enabled]`)),
-		chromedp.Click(chromedp.CSS("#schedule-form button")), chromedp.WaitVisible(chromedp.CSS("#schedule-actions")))
+		chromedp.Click(chromedp.CSS("#schedule-form button")))
+	u.loaded("#schedule-actions")
 	u.open("/schedules", "#schedules")
 	u.shot("schedules")
 	u.open("/webhooks", "#webhook-form")
 	u.do(chromedp.Click(chromedp.CSS(`#webhook-form [value="ACTOR.RUN.SUCCEEDED"]`)),
 		chromedp.SetValue(chromedp.CSS(`#webhook-form [name=taskId]`), taskID),
 		chromedp.SetValue(chromedp.CSS(`#webhook-form [name=requestUrl]`), "http://127.0.0.1:9/hook"),
-		chromedp.Click(chromedp.CSS("#webhook-form button")), chromedp.WaitVisible(chromedp.CSS("#webhook-test")))
+		chromedp.Click(chromedp.CSS("#webhook-form button")))
+	u.loaded("#webhook-test")
 	u.do(chromedp.Click(chromedp.CSS("#webhook-test")))
 	u.wait("the test dispatch", `Array.from(document.querySelectorAll('#dispatches td')).some(td => td.textContent === 'TEST')`)
 	u.open("/webhooks", "#webhooks")
@@ -345,13 +365,14 @@ func TestConsole(t *testing.T) {
 	// Delete asks first, then the run is gone.
 	u.open("/runs/"+runID, "#run")
 	u.confirm("#op-delete")
-	u.wait("the runs list after delete", `location.pathname === '/runs'`)
+	u.wait("the runs list after delete", `location.pathname === '/runs' && document.readyState === 'complete'`)
 	if run, err := s.c.Run(runID).Get(ctx); run != nil || err != nil {
 		t.Fatalf("run after delete: %v, %v", run, err)
 	}
 
 	// Sign out: the console asks for the token again.
-	u.do(chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	u.do(chromedp.Click(chromedp.CSS("#sign-out")))
+	u.loaded("#token")
 	u.open("/runs", "#token")
 }
 
