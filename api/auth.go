@@ -49,7 +49,31 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // limited run's request reaches h only when g lets it through.
 func (s *Server) handleGuarded(pattern string, g guard, h handlerFunc) {
 	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, s.guarded(g, h))
+}
+
+// outlivingTimeout bounds a request handleOutliving carries out after its
+// client has gone.
+const outlivingTimeout = 30 * time.Second
+
+// handleOutliving is handleGuarded for a short write that troupe carries
+// out to the end even when the client hangs up before the answer (within
+// outlivingTimeout): an actor's last status message comes from a process
+// that may exit, closing its connection, before troupe answers (the Apify
+// SDK waits a second for the update, then goes on).
+func (s *Server) handleOutliving(pattern string, g guard, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	inner := s.guarded(g, h)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), outlivingTimeout)
+		defer cancel()
+		inner(w, r.WithContext(ctx))
+	})
+}
+
+// guarded is h behind token authentication and g.
+func (s *Server) guarded(g guard, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r, s.now())
 		if err != nil {
 			s.writeError(w, r, err)
@@ -65,7 +89,7 @@ func (s *Server) handleGuarded(pattern string, g guard, h handlerFunc) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
-	})
+	}
 }
 
 // requestToken returns the token of a request: the Authorization bearer

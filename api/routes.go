@@ -70,7 +70,7 @@ func (s *Server) routeRuns() {
 	own, ownOrStarted := s.runGuard(ownRun), s.runGuard(ownOrStartedRun)
 	for _, p := range runPrefixes() {
 		s.handleGuarded("GET "+p, ownOrStarted, s.getRunHandler)
-		s.handleGuarded("PUT "+p, own, s.updateRunHandler)
+		s.handleOutliving("PUT "+p, own, s.updateRunHandler)
 		s.handle("DELETE "+p, s.deleteRunHandler)
 		s.handleGuarded("POST "+p+"/abort", ownOrStarted, s.abortRun)
 		s.handleGuarded("POST "+p+"/metamorph", own, s.metamorphRun)

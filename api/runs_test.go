@@ -2,7 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +190,48 @@ func TestListRuns(t *testing.T) {
 	b.call("GET", "/v2/actor-runs?status=DONE", nil).fails(t, 400, "invalid-parameter")
 	b.call("GET", "/v2/actor-runs?startedAfter=yesterday", nil).fails(t, 400, "invalid-parameter")
 	b.call("GET", "/v2/actors/nope/runs", nil).fails(t, 404, "record-not-found")
+}
+
+// TestUpdateRunClientGone checks that a run's status message is kept when
+// its client hangs up before troupe answers: the Apify SDK stops waiting for
+// the update after a second and its process exits, closing the connection,
+// so under load an actor's last message arrives from a client already gone.
+// The server here cancels every request's context at once, as net/http does
+// when the client of the connection hangs up.
+func TestUpdateRunClientGone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	a := b.actor("hangs-up", "")
+	run := b.running(b.start(a.ID, "", nil, "").ID)
+
+	gone := httptest.NewUnstartedServer(b.api)
+	gone.Config = b.api.HTTPServer()
+	gone.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		ctx, cancel := context.WithCancel(ctx)
+		cancel()
+		return ctx
+	}
+	gone.Start()
+	t.Cleanup(gone.Close)
+
+	req, err := http.NewRequest("PUT", gone.URL+"/v2/actor-runs/"+run.ID,
+		strings.NewReader(`{"statusMessage":"done!","isStatusMessageTerminal":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+troupe.RunToken(runSecret, run))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status = %d, want 200; body: %s", resp.StatusCode, body)
+	}
+	got := b.finish(run.ID, 0)
+	if body, _ = json.Marshal(got); got.StatusMessage == nil || *got.StatusMessage != "done!" || got.IsStatusMessageTerminal == nil || !*got.IsStatusMessageTerminal {
+		t.Errorf("after the run finished: %s; want the terminal message done!", body)
+	}
 }
