@@ -137,8 +137,10 @@ type RemoteExecutor interface {
 	// Adopt returns the process of spec's run and generation (RunID,
 	// Generation, MemoryMbytes and Output are used) left by an earlier
 	// server or another replica, still running or ended since; nil when
-	// there is none. Output gets the lines the process wrote after since
-	// (the time of the last line troupe stored; zero for all of them).
-	// Processes of the run's other generations are stopped.
-	Adopt(ctx context.Context, spec *ExecSpec, since time.Time) (Process, error)
+	// there is none. Output gets the process's outputs after the first
+	// skip of them, in the order and pieces the process's earlier Output
+	// got them (skip is how many of them troupe stored, LogMark.Lines; 0
+	// for all of them). Processes of the run's other generations are
+	// stopped.
+	Adopt(ctx context.Context, spec *ExecSpec, skip int64) (Process, error)
 }

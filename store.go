@@ -113,6 +113,22 @@ type LogStore interface {
 	// so a long log is read in several calls, each time from the returned
 	// sequence number, until the text is empty.
 	ReadLog(ctx context.Context, jobID string, afterSeq int64) ([]byte, int64, error)
+	// AppendMarkedLog is AppendLog that records mark with text, in the same
+	// transaction: the log holds mark.Lines outputs of the process of
+	// generation mark.Generation once text is appended.
+	AppendMarkedLog(ctx context.Context, jobID string, text []byte, mark LogMark) error
+	// LastLogMark returns the mark of the job's latest AppendMarkedLog (the
+	// zero LogMark without one).
+	LastLogMark(ctx context.Context, jobID string) (LogMark, error)
+}
+
+// LogMark says how much of a run process's output a run's log holds: the
+// first Lines calls of ExecSpec.Output of the process of the run's
+// generation Generation. A server that adopts the process (RemoteExecutor)
+// resumes its output after them.
+type LogMark struct {
+	Generation int
+	Lines      int64
 }
 
 // LogReadBytes is about how much log text one ReadLog call returns at most

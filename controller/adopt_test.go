@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +68,8 @@ func TestRemoteBuildWithoutArchive(t *testing.T) {
 }
 
 // A restarted server adopts the process its run still has instead of
-// starting it again, and asks for the output after the run's last stored
-// line.
+// starting it again, and asks for the output after the outputs its log
+// holds.
 func TestAdoptAfterRestart(t *testing.T) {
 	t.Parallel()
 	b := setupRemote(t)
@@ -76,7 +77,6 @@ func TestAdoptAfterRestart(t *testing.T) {
 	must(t, old.Start(t.Context()))
 	r, p := b.startRun(old)
 	b.clock.Advance(1500 * time.Millisecond)
-	printedAt := b.clock.Now().UTC()
 	p.Print("before the restart")
 	b.clock.Advance(time.Second)
 	old.Stop(false) // the process lives on, as a pod does
@@ -86,8 +86,8 @@ func TestAdoptAfterRestart(t *testing.T) {
 	if ad.Process != p || ad.RunID != r.ID || ad.Generation != 1 {
 		t.Fatalf("adoption = %+v, want the run's process of generation 1", ad)
 	}
-	if !ad.Since.Equal(printedAt) {
-		t.Errorf("output asked from %v, want the last stored line's time %v", ad.Since, printedAt)
+	if ad.Skip != 1 {
+		t.Errorf("adopted after %d outputs, want the 1 the log holds", ad.Skip)
 	}
 	p.Print("after the restart")
 	p.ExitCode(0)
@@ -105,6 +105,45 @@ func TestAdoptAfterRestart(t *testing.T) {
 	controllertest.NoValue(t, b.exec.Started(), "second process")
 	if o := b.exec.Orphans(); len(o) != 0 {
 		t.Errorf("KillOrphan called %+v; a remote executor adopts instead", o)
+	}
+}
+
+// Lines the process wrote in the last moments of its server, in the same
+// millisecond as the last line stored and never stored themselves, are
+// stored by the server that adopts the process; no line is stored twice,
+// however the lines' times compare.
+func TestAdoptResumesExactly(t *testing.T) {
+	t.Parallel()
+	b := setupRemote(t)
+	old := b.newController("a", b.store, b.remote)
+	must(t, old.Start(t.Context()))
+	r, p := b.startRun(old)
+	p.Print("one")
+	p.Print("two")
+	old.Stop(false)
+	// The server is gone; its process writes on, in the same millisecond.
+	p.Print("three")
+	p.Print("four")
+
+	b.controller("a")
+	ad := controllertest.Receive(t, b.remote.Adopted(), "an adoption")
+	if ad.Process != p || ad.Skip != 2 {
+		t.Fatalf("adoption = %+v, want the process after its 2 stored outputs", ad)
+	}
+	p.Print("five")
+	p.ExitCode(0)
+	r = b.waitStatus(r.ID, troupe.StatusSucceeded)
+	var got []string
+	for line := range strings.Lines(b.readLog(r.ID)) {
+		if _, text, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " "); ok && !strings.HasPrefix(text, "[troupe]") {
+			got = append(got, text)
+		}
+	}
+	if want := []string{"one", "two", "three", "four", "five"}; !slices.Equal(got, want) {
+		t.Errorf("process lines in the log = %q, want %q", got, want)
+	}
+	if m, err := b.store.LastLogMark(t.Context(), r.ID); err != nil || m != (troupe.LogMark{Generation: 1, Lines: 5}) {
+		t.Errorf("LastLogMark = %+v, %v; want generation 1, 5 lines", m, err)
 	}
 }
 

@@ -24,6 +24,16 @@ func newLogSink(ctx context.Context, store troupe.LogStore, id string, log *slog
 // line adds one line of the process's output.
 func (l *logSink) line(text string) { l.s.Line(text) }
 
+// output returns the ExecSpec.Output of the process of generation gen: its
+// lines are counted in the log's marks (troupe.LogMark).
+func (l *logSink) output(gen int) func(string) {
+	return func(text string) { l.s.ProcessLine(gen, text) }
+}
+
+// resume says the log holds mark.Lines outputs of mark.Generation's
+// process already.
+func (l *logSink) resume(mark troupe.LogMark) { l.s.Resume(mark) }
+
 // system adds a line written by troupe itself.
 func (l *logSink) system(text string) { l.s.System(text) }
 

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -449,27 +448,32 @@ func (r *runner) mustAdopt(run *troupe.Run) bool {
 
 // adopt takes over the still running (or since ended) process of the run's
 // current generation from the remote executor, its output resuming after
-// the run's last stored log line, so that no process starts twice and no
-// line is stored twice. Without one, the run is restarted or ended as one
-// whose server stopped (lostWithServer).
+// the outputs of that process the run's log holds (the log's last mark,
+// stored with the lines it counts), so that no process starts twice and no
+// line is lost or stored twice. Without one, the run is restarted or ended
+// as one whose server stopped (lostWithServer).
 func (r *runner) adopt(ctx context.Context, run *troupe.Run) {
 	remote := r.c.cfg.Executor.(troupe.RemoteExecutor)
 	gen := run.Control.Generation
-	since, err := lastLogTime(ctx, r.c.cfg.Store, r.id)
+	mark, err := r.c.cfg.Store.LastLogMark(ctx, r.id)
 	if err != nil {
-		r.c.log.Error("read run log before adopting its process", "run", r.id, "err", err)
+		r.c.log.Error("read run log mark before adopting its process", "run", r.id, "err", err)
 		r.pause(ctx)
 		return
 	}
+	if mark.Generation != gen {
+		mark = troupe.LogMark{Generation: gen} // nothing of this process is stored
+	}
+	r.sink.resume(mark)
 	p, err := remote.Adopt(ctx, &troupe.ExecSpec{RunID: r.id, Generation: gen,
-		MemoryMbytes: run.Options.MemoryMbytes, Output: r.sink.line}, since)
+		MemoryMbytes: run.Options.MemoryMbytes, Output: r.sink.output(gen)}, mark.Lines)
 	if err != nil {
 		r.c.log.Error("adopt run process", "run", r.id, "err", err)
 		r.pause(ctx)
 		return
 	}
 	if p != nil {
-		r.c.log.Info("adopted the run's process", "run", r.id, "generation", gen)
+		r.c.log.Info("adopted the run's process", "run", r.id, "generation", gen, "outputsStored", mark.Lines)
 		r.proc, r.procGen = p, gen
 		r.memBytes = int64(run.Options.MemoryMbytes) << 20
 		r.setShared(p, r.memBytes)
@@ -479,40 +483,6 @@ func (r *runner) adopt(ctx context.Context, run *troupe.Run) {
 	r.finish(ctx, gen, func(run *troupe.Run, now time.Time) error {
 		return lostWithServer(run, forbid, now)
 	})
-}
-
-// lastLogTime returns the time of the job's last stored log line (zero
-// without one).
-func lastLogTime(ctx context.Context, st troupe.LogStore, id string) (time.Time, error) {
-	var last []byte
-	for seq := int64(0); ; {
-		text, next, err := st.ReadLog(ctx, id, seq)
-		if troupe.IsNotFound(err) {
-			break
-		}
-		if err != nil {
-			return time.Time{}, err
-		}
-		if len(text) == 0 || next == seq {
-			break
-		}
-		text = bytes.TrimRight(text, "\n")
-		if i := bytes.LastIndexByte(text, '\n'); i >= 0 {
-			text = text[i+1:]
-		}
-		if len(text) > 0 {
-			last = append(last[:0], text...)
-		}
-		seq = next
-	}
-	if len(last) < len(isoMillis) {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(isoMillis, string(last[:len(isoMillis)]))
-	if err != nil {
-		return time.Time{}, nil
-	}
-	return t, nil
 }
 
 // finish applies an end-of-process change, unless the run has moved on to a

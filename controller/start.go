@@ -77,7 +77,7 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 		BuildID:      build.ID,
 		Artifact:     build.Artifact,
 		Image:        build.Image,
-		Output:       r.sink.line,
+		Output:       r.sink.output(gen),
 	}
 	if remote == nil {
 		spec.Dir = dir // a remote process's folder is not on this server

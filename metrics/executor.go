@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"time"
 
 	"github.com/troupehq/troupe"
 )
@@ -25,8 +24,8 @@ type remoteExecutor struct {
 
 func (e *remoteExecutor) WorkDir() string { return e.remote.WorkDir() }
 
-func (e *remoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since time.Time) (troupe.Process, error) {
-	p, err := e.remote.Adopt(ctx, spec, since)
+func (e *remoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, skip int64) (troupe.Process, error) {
+	p, err := e.remote.Adopt(ctx, spec, skip)
 	if err != nil || p == nil {
 		return p, err
 	}

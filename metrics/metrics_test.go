@@ -376,7 +376,7 @@ func TestRemoteExecutorCountsAdopted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ex.Adopt(context.Background(), &troupe.ExecSpec{RunID: "r1", Generation: 1, Output: func(string) {}}, time.Time{})
+	p, err := ex.Adopt(context.Background(), &troupe.ExecSpec{RunID: "r1", Generation: 1, Output: func(string) {}}, 0)
 	if err != nil || p == nil {
 		t.Fatalf("Adopt = %v, %v", p, err)
 	}

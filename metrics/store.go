@@ -30,7 +30,7 @@ func (m *Metrics) Store(st troupe.Store) troupe.Store {
 
 // storeOps are the store methods the wrapper times.
 var storeOps = []string{
-	"ActiveRuns", "AddRequest", "OpenArtifact", "PutArtifact", "AppendLog", "BatchAddRequests", "BatchDeleteRequests",
+	"ActiveRuns", "AddRequest", "OpenArtifact", "PutArtifact", "AppendLog", "AppendMarkedLog", "LastLogMark", "BatchAddRequests", "BatchDeleteRequests",
 	"CreateActor", "CreateBuild", "CreateRun", "CreateStorage", "DeleteActor", "DeleteBuild", "DeleteRecord",
 	"DeleteRequest", "DeleteRequestLock", "DeleteRun", "DeleteStorage", "GetActor",
 	"GetActorByName", "GetBuild", "GetBuildByNumber", "GetRecord", "GetRequest", "GetRun",
@@ -204,6 +204,20 @@ func (s *store) AppendLog(ctx context.Context, jobID string, text []byte) error 
 	err := s.Store.AppendLog(ctx, jobID, text)
 	s.done("AppendLog", t, err)
 	return err
+}
+
+func (s *store) AppendMarkedLog(ctx context.Context, jobID string, text []byte, mark troupe.LogMark) error {
+	t := time.Now()
+	err := s.Store.AppendMarkedLog(ctx, jobID, text, mark)
+	s.done("AppendMarkedLog", t, err)
+	return err
+}
+
+func (s *store) LastLogMark(ctx context.Context, jobID string) (troupe.LogMark, error) {
+	t := time.Now()
+	v0, err := s.Store.LastLogMark(ctx, jobID)
+	s.done("LastLogMark", t, err)
+	return v0, err
 }
 
 func (s *store) BatchAddRequests(ctx context.Context, queueID string, rs []*troupe.Request, forefront bool, c troupe.QueueCaller) (*troupe.BatchAddResult, error) {

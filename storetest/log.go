@@ -9,6 +9,35 @@ import (
 	"github.com/troupehq/troupe"
 )
 
+// A marked append keeps its text and its mark together; the last mark is
+// the one of the latest marked append, whatever unmarked appends follow.
+func testLogMarks(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	if m, err := s.LastLogMark(ctx, "job"); err != nil || m != (troupe.LogMark{}) {
+		t.Fatalf("LastLogMark of an empty log = %+v, %v; want zero", m, err)
+	}
+	must(t, s.AppendLog(ctx, "job", []byte("[troupe] starting\n")))
+	if m, err := s.LastLogMark(ctx, "job"); err != nil || m != (troupe.LogMark{}) {
+		t.Fatalf("LastLogMark without a marked append = %+v, %v; want zero", m, err)
+	}
+	must(t, s.AppendMarkedLog(ctx, "job", []byte("a\nb\n"), troupe.LogMark{Generation: 1, Lines: 2}))
+	must(t, s.AppendMarkedLog(ctx, "other", []byte("x\n"), troupe.LogMark{Generation: 5, Lines: 9}))
+	must(t, s.AppendMarkedLog(ctx, "job", []byte("c\n"), troupe.LogMark{Generation: 1, Lines: 3}))
+	must(t, s.AppendLog(ctx, "job", []byte("[troupe] restarting\n")))
+	if m, err := s.LastLogMark(ctx, "job"); err != nil || m != (troupe.LogMark{Generation: 1, Lines: 3}) {
+		t.Fatalf("LastLogMark = %+v, %v; want generation 1, 3 lines", m, err)
+	}
+	must(t, s.AppendMarkedLog(ctx, "job", []byte("d\n"), troupe.LogMark{Generation: 2, Lines: 1}))
+	if m, err := s.LastLogMark(ctx, "job"); err != nil || m != (troupe.LogMark{Generation: 2, Lines: 1}) {
+		t.Fatalf("LastLogMark = %+v, %v; want generation 2, 1 line", m, err)
+	}
+	text, _, err := s.ReadLog(ctx, "job", 0)
+	must(t, err)
+	if string(text) != "[troupe] starting\na\nb\nc\n[troupe] restarting\nd\n" {
+		t.Fatalf("log = %q", text)
+	}
+}
+
 func testLogAppendRead(t *testing.T, s troupe.Store) {
 	ctx := t.Context()
 	text, seq, err := s.ReadLog(ctx, "job", 0)

@@ -68,6 +68,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Run/DeleteKeepsNamedStorage", testRunDeleteKeepsNamedStorage},
 		{"Log/AppendRead", testLogAppendRead},
 		{"Log/ReadInParts", testLogReadInParts},
+		{"Log/Marks", testLogMarks},
 		{"Storage/GetOrCreate", testStorageGetOrCreate},
 		{"Storage/Counters", testStorageCounters},
 		{"Storage/List", testStorageList},

@@ -122,6 +122,8 @@ type Process struct {
 	ended bool
 	kills int
 	stats troupe.ProcessStats
+	// printed is every line the process wrote, as a pod's log keeps them.
+	printed []string
 }
 
 var _ troupe.Process = (*Process)(nil)
@@ -195,9 +197,9 @@ func (p *Process) End(st troupe.ExitStatus) {
 // Print writes a line of output, as the process's stdout would.
 func (p *Process) Print(line string) {
 	p.mu.Lock()
-	out := p.Spec.Output
-	p.mu.Unlock()
-	out(line)
+	defer p.mu.Unlock()
+	p.printed = append(p.printed, line)
+	p.Spec.Output(line)
 }
 
 // SetStats sets the figures Stats returns.
@@ -290,11 +292,11 @@ type RemoteExecutor struct {
 }
 
 // Adoption is a call of Adopt: the process it returned (nil when none)
-// and the time the output was asked from.
+// and how many of its outputs were skipped.
 type Adoption struct {
 	RunID      string
 	Generation int
-	Since      time.Time
+	Skip       int64
 	Process    *Process
 }
 
@@ -315,9 +317,10 @@ func (e *RemoteExecutor) WorkDir() string { return RemoteWorkDir }
 func (e *RemoteExecutor) Adopted() <-chan Adoption { return e.adopted }
 
 // Adopt implements troupe.RemoteExecutor: it returns the live process of
-// the run's generation, its output now going to spec.Output, and kills the
-// run's processes of other generations.
-func (e *RemoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since time.Time) (troupe.Process, error) {
+// the run's generation, its output now going to spec.Output (first the
+// lines it printed after the first skip, as a pod's log is read again),
+// and kills the run's processes of other generations.
+func (e *RemoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, skip int64) (troupe.Process, error) {
 	e.mu.Lock()
 	var found *Process
 	var others []*Process
@@ -334,7 +337,7 @@ func (e *RemoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since
 	for _, p := range others {
 		_ = p.Kill()
 	}
-	a := Adoption{RunID: spec.RunID, Generation: spec.Generation, Since: since, Process: found}
+	a := Adoption{RunID: spec.RunID, Generation: spec.Generation, Skip: skip, Process: found}
 	select {
 	case e.adopted <- a:
 	default:
@@ -344,7 +347,10 @@ func (e *RemoteExecutor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since
 		return nil, nil
 	}
 	found.mu.Lock()
+	defer found.mu.Unlock()
 	found.Spec.Output = spec.Output
-	found.mu.Unlock()
+	for _, line := range found.printed[min(int(skip), len(found.printed)):] {
+		spec.Output(line)
+	}
 	return found, nil
 }

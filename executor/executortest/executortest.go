@@ -469,15 +469,15 @@ func testKillOrphan(t *testing.T, ex, other troupe.Executor) {
 }
 
 // testAdopt starts a process with ex, and other, a second executor (another
-// server), adopts it by its run and generation with its output so far,
-// and kills it.
+// server), adopts it by its run and generation with its output after the
+// first line (as if an earlier server had stored that one), and kills it.
 func testAdopt(t *testing.T, ex, other troupe.Executor) {
 	a := ex.(*adapted)
 	var spec troupe.ExecSpec
 	out := NewOutput(t, "started")
 	p, err := a.Executor.Start(t.Context(), func() *troupe.ExecSpec {
 		spec = troupe.ExecSpec{RunID: fmt.Sprintf("suite%d", runSeq.Add(1)), Generation: 3,
-			Command: []string{"sh", "-c", `echo started; sleep 100`}, Env: Env, Output: out.Func}
+			Command: []string{"sh", "-c", `echo stored; echo started; sleep 100`}, Env: Env, Output: out.Func}
 		if a.opts.Prepare != nil {
 			a.opts.Prepare(&spec)
 		}
@@ -492,13 +492,13 @@ func testAdopt(t *testing.T, ex, other troupe.Executor) {
 	adopter := other.(troupe.RemoteExecutor)
 	none := spec
 	none.RunID += "none"
-	if q, err := adopter.Adopt(t.Context(), &none, time.Time{}); err != nil || q != nil {
+	if q, err := adopter.Adopt(t.Context(), &none, 0); err != nil || q != nil {
 		t.Fatalf("Adopt of a run without a process = %v, %v; want nil, nil", q, err)
 	}
 	out2 := NewOutput(t, "started")
 	again := spec
 	again.Output = out2.Func
-	q, err := adopter.Adopt(t.Context(), &again, time.Time{})
+	q, err := adopter.Adopt(t.Context(), &again, 1)
 	if err != nil || q == nil {
 		t.Fatalf("Adopt = %v, %v; want the running process", q, err)
 	}
@@ -517,7 +517,10 @@ func testAdopt(t *testing.T, ex, other troupe.Executor) {
 	if got := WaitDone(t, p, wait(ex, DoneTimeout)); got.Code != -1 {
 		t.Errorf("first server's process: Exit() = %+v, want it ended", got)
 	}
+	if lines := out.Lines(); !slices.Equal(lines, []string{"stored", "started"}) {
+		t.Errorf("output = %q, want [stored started]", lines)
+	}
 	if lines := out2.Lines(); !slices.Equal(lines, []string{"started"}) {
-		t.Errorf("adopted output = %q, want [started] once", lines)
+		t.Errorf("adopted output after 1 = %q, want [started] once", lines)
 	}
 }

@@ -317,7 +317,7 @@ func TestAdopt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(other.Close)
-	p, err := other.Adopt(t.Context(), testSpec(), time.Time{})
+	p, err := other.Adopt(t.Context(), testSpec(), 0)
 	if err != nil || p == nil {
 		t.Fatalf("Adopt = %v, %v; want the pod of generation 2", p, err)
 	}
@@ -334,7 +334,7 @@ func TestAdopt(t *testing.T) {
 	// Nothing left to adopt.
 	spec := testSpec()
 	spec.Generation = 3
-	if p, err := other.Adopt(t.Context(), spec, time.Time{}); err != nil || p != nil {
+	if p, err := other.Adopt(t.Context(), spec, 0); err != nil || p != nil {
 		t.Errorf("Adopt without a pod = %v, %v; want nil, nil", p, err)
 	}
 }
@@ -371,11 +371,20 @@ func TestLineReader(t *testing.T) {
 		t.Errorf("lines = %q, want %q", got, want)
 	}
 
-	// Adopted: lines up to since were stored by an earlier server.
+	// Adopted: an earlier server stored the first three lines. Their
+	// stamps say nothing of it: "err one" is stamped before "one", and
+	// "two again" in the same millisecond as "two", which it did not store.
 	got = nil
-	r = &lineReader{since: time.Date(2026, 3, 1, 12, 0, 1, 250_000_000, time.UTC), emit: func(s string) { got = append(got, s) }}
-	_ = r.read(strings.NewReader(stream1))
-	if want := []string{"one", "two", "two again", "err two"}; !slices.Equal(got, want) {
+	r = &lineReader{adopted: 3, emit: func(s string) { got = append(got, s) }}
+	_ = r.read(strings.NewReader(stream1[:strings.Index(stream1, "2026-03-01T12:00:02.2Z two again")]))
+	if want := []string{}; !slices.Equal(got, want) && got != nil {
+		t.Errorf("adopted lines of a stream cut early = %q, want none", got)
+	}
+	// The stream breaks after "two" and resumes: the lines dropped as
+	// adopted are not delivered again, nor any line twice.
+	r.resumeAt()
+	_ = r.read(strings.NewReader(stream2))
+	if want := []string{"two again", "err two", "three", "err late", "  spaced  ", "last"}; !slices.Equal(got, want) {
 		t.Errorf("adopted lines = %q, want %q", got, want)
 	}
 

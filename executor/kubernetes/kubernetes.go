@@ -228,7 +228,7 @@ func (e *Executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 		return nil, err
 	}
 	e.deleteOtherGenerations(ctx, spec.RunID, spec.Generation)
-	p := newProcess(e, pod.Name, spec, time.Time{})
+	p := newProcess(e, pod.Name, spec, 0)
 	e.register(p)
 	created, err := e.client.CoreV1().Pods(e.ns).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -245,8 +245,15 @@ func (e *Executor) Start(ctx context.Context, spec *troupe.ExecSpec) (troupe.Pro
 	return p, nil
 }
 
-// Adopt implements troupe.RemoteExecutor.
-func (e *Executor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since time.Time) (troupe.Process, error) {
+// Adopt implements troupe.RemoteExecutor: the main container's log is read
+// again from its start, and its first skip outputs are not delivered. The
+// kubelet's log keeps the order in which the container wrote its lines
+// (stdout and stderr lines included, whatever their timestamps), so the
+// outputs skipped are exactly those an earlier server delivered; that holds
+// while the kubelet keeps the container's whole log (it rotates a log
+// beyond its containerLogMaxSize, 10 MiB by default, larger than a run's
+// stored log can be).
+func (e *Executor) Adopt(ctx context.Context, spec *troupe.ExecSpec, skip int64) (troupe.Process, error) {
 	if err := e.watch(ctx); err != nil {
 		return nil, fmt.Errorf("adopt pod: %w", err)
 	}
@@ -262,7 +269,7 @@ func (e *Executor) Adopt(ctx context.Context, spec *troupe.ExecSpec, since time.
 	if pod.DeletionTimestamp != nil || pod.Labels[LabelManagedBy] != managedBy {
 		return nil, nil
 	}
-	p := newProcess(e, name, spec, since)
+	p := newProcess(e, name, spec, skip)
 	e.register(p)
 	p.observe(pod, false)
 	return p, nil

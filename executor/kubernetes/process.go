@@ -38,7 +38,7 @@ type Process struct {
 	e      *Executor
 	name   string
 	output func(string)
-	since  time.Time // lines up to this time were delivered by an earlier server
+	skip   int64 // outputs an earlier server delivered (Adopt)
 
 	done    chan struct{}
 	changed chan struct{} // signalled on each pod event, for the log follower
@@ -62,12 +62,12 @@ const logCutDelay = 5 * time.Second
 
 var _ troupe.Process = (*Process)(nil)
 
-func newProcess(e *Executor, name string, spec *troupe.ExecSpec, since time.Time) *Process {
+func newProcess(e *Executor, name string, spec *troupe.ExecSpec, skip int64) *Process {
 	out := spec.Output
 	if out == nil {
 		out = func(string) {}
 	}
-	return &Process{e: e, name: name, output: out, since: since,
+	return &Process{e: e, name: name, output: out, skip: skip,
 		done: make(chan struct{}), changed: make(chan struct{}, 1)}
 }
 
@@ -285,7 +285,7 @@ func (p *Process) startLogs() {
 // follow streams the log into Output, resuming after the last line it
 // delivered whenever the stream ends while the container still runs.
 func (p *Process) follow(ctx context.Context) {
-	r := &lineReader{since: p.since, emit: p.output}
+	r := &lineReader{adopted: p.skip, emit: p.output}
 	for ctx.Err() == nil {
 		opts := &corev1.PodLogOptions{Container: mainContainer, Follow: true, Timestamps: true}
 		if t := r.resumeAt(); !t.IsZero() {
@@ -319,19 +319,21 @@ func (p *Process) follow(ctx context.Context) {
 }
 
 // lineReader turns a timestamped pod log into lines for Output, skipping
-// lines delivered already: those up to since (an adopted process's lines
-// that an earlier server stored), and on a resumed stream those this
-// reader delivered. The kubelet stamps each line as it reads it from its
+// lines delivered already: the first outputs of an adopted process (those
+// an earlier server stored), and on a resumed stream those this reader
+// read before. The kubelet stamps each line as it reads it from its
 // stream, so stdout and stderr lines are not in timestamp order in the
 // log; what is exact is the order of the log, and a stream asked for since
 // S holds exactly the log's lines stamped at or after S, in that order. A
 // resumed stream therefore starts at a whole second S and skips as many
 // lines as this reader delivered with stamps at or after S.
 type lineReader struct {
-	since time.Time
-	emit  func(string)
-	// perSecond counts the lines delivered per second of their stamp, for
-	// the last few seconds up to maxSec.
+	// adopted is how many outputs (calls of emit) are still to be dropped
+	// as an earlier server delivered them.
+	adopted int64
+	emit    func(string)
+	// perSecond counts the lines read (delivered or dropped as adopted)
+	// per second of their stamp, for the last few seconds up to maxSec.
 	perSecond map[int64]int
 	maxSec    int64
 	// skip is how many lines the current stream repeats.
@@ -349,7 +351,7 @@ const keepSeconds = 5
 func (r *lineReader) resumeAt() time.Time {
 	if len(r.perSecond) == 0 {
 		r.skip = 0
-		return r.since
+		return time.Time{}
 	}
 	from := r.maxSec - 1
 	r.skip = 0
@@ -411,8 +413,6 @@ func (r *lineReader) deliver(raw []byte, cont bool) {
 		r.dropping = false
 		r.emitPieces(s)
 		return
-	case !r.since.IsZero() && !ts.After(r.since):
-		return
 	case r.skip > 0:
 		r.skip--
 		return
@@ -436,8 +436,17 @@ func (r *lineReader) deliver(raw []byte, cont bool) {
 
 func (r *lineReader) emitPieces(s string) {
 	for len(s) > MaxLineBytes {
-		r.emit(s[:MaxLineBytes])
+		r.out(s[:MaxLineBytes])
 		s = s[MaxLineBytes:]
+	}
+	r.out(s)
+}
+
+// out delivers one output, unless an earlier server delivered it.
+func (r *lineReader) out(s string) {
+	if r.adopted > 0 {
+		r.adopted--
+		return
 	}
 	r.emit(s)
 }

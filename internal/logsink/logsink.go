@@ -43,6 +43,14 @@ type Sink struct {
 	truncated bool
 	flushed   *sync.Cond // signalled after each write to the store
 	pending   int        // bytes taken from buf and not yet written
+	// added counts the bytes ever put in buf, taken those taken from it.
+	added, taken int64
+	// marks are the marks after the buffered process lines, in order; a
+	// chunk is appended with the mark of its last process line.
+	marks []bufMark
+	// counts is how many lines of each generation's process the sink has
+	// taken in (see Resume).
+	counts map[int]int64
 
 	kick chan struct{}
 	stop chan struct{}
@@ -69,12 +77,39 @@ func New(ctx context.Context, store troupe.LogStore, id string, log *slog.Logger
 
 // Line adds one line of the job's output.
 func (s *Sink) Line(text string) {
-	s.add(text)
+	s.addLine(text, -1)
 }
 
 // System adds a line written by troupe itself.
 func (s *Sink) System(text string) {
-	s.add("[troupe] " + text)
+	s.addLine("[troupe] "+text, -1)
+}
+
+// bufMark is the mark of the log once the buffer is written up to end
+// (counted in bytes ever added).
+type bufMark struct {
+	end  int64
+	mark troupe.LogMark
+}
+
+// Resume says the log holds mark.Lines outputs of the process of
+// generation mark.Generation already; that process's lines (ProcessLine)
+// are counted on from there.
+func (s *Sink) Resume(mark troupe.LogMark) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts == nil {
+		s.counts = map[int]int64{}
+	}
+	s.counts[mark.Generation] = mark.Lines
+}
+
+// ProcessLine adds one output of the process of a run's generation gen.
+// The chunk that stores it records how many outputs of that process the
+// log holds (troupe.LogMark), so a later server can resume after them. A
+// line dropped by the size limit is not counted.
+func (s *Sink) ProcessLine(gen int, text string) {
+	s.addLine(text, gen)
 }
 
 // Truncated reports whether the log reached MaxBytes.
@@ -84,7 +119,9 @@ func (s *Sink) Truncated() bool {
 	return s.truncated
 }
 
-func (s *Sink) add(text string) {
+// addLine adds a line; gen >= 0 makes it an output of that generation's
+// process.
+func (s *Sink) addLine(text string, gen int) {
 	ts := s.clock.Now().UTC().Format(isoMillis)
 	s.mu.Lock()
 	if s.truncated {
@@ -96,8 +133,17 @@ func (s *Sink) add(text string) {
 		s.truncated = true
 		text = "[troupe] The log reached its size limit; further output is dropped."
 		n = int64(len(ts) + 1 + len(text) + 1)
+		gen = -1
 	}
 	s.size += n
+	s.added += n
+	if gen >= 0 {
+		if s.counts == nil {
+			s.counts = map[int]int64{}
+		}
+		s.counts[gen]++
+		s.marks = append(s.marks, bufMark{s.added, troupe.LogMark{Generation: gen, Lines: s.counts[gen]}})
+	}
 	s.buf.WriteString(ts)
 	s.buf.WriteByte(' ')
 	s.buf.WriteString(text)
@@ -147,12 +193,30 @@ func (s *Sink) writeOnce() bool {
 	}
 	data := bytes.Clone(b[:n])
 	s.buf.Next(n)
+	s.taken += int64(n)
+	var mark *troupe.LogMark
+	i := 0
+	for i < len(s.marks) && s.marks[i].end <= s.taken {
+		mark = &s.marks[i].mark
+		i++
+	}
+	if mark != nil {
+		m := *mark
+		mark = &m
+		s.marks = append(s.marks[:0], s.marks[i:]...)
+	}
 	s.pending = len(data)
 	s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		// Persist even while the server shuts down: these lines were
 		// already read from the process.
-		err := s.store.AppendLog(context.WithoutCancel(s.ctx), s.id, data)
+		ctx := context.WithoutCancel(s.ctx)
+		var err error
+		if mark != nil {
+			err = s.store.AppendMarkedLog(ctx, s.id, data, *mark)
+		} else {
+			err = s.store.AppendLog(ctx, s.id, data)
+		}
 		if err == nil || attempt >= 5 {
 			if err != nil {
 				s.log.Error("append log", "job", s.id, "err", err)

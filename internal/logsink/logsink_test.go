@@ -83,3 +83,66 @@ func TestCapAndChunks(t *testing.T) {
 		}
 	}
 }
+
+// marked is the real store, checking that each marked chunk's mark counts
+// the process lines ("out …") of the log up to and including it.
+type marked struct {
+	troupe.Store
+	t      *testing.T
+	mu     sync.Mutex
+	lines  int64 // process lines appended so far
+	marked int   // marked appends
+}
+
+func (m *marked) AppendLog(ctx context.Context, id string, text []byte) error {
+	m.count(text)
+	return m.Store.AppendLog(ctx, id, text)
+}
+
+func (m *marked) AppendMarkedLog(ctx context.Context, id string, text []byte, mark troupe.LogMark) error {
+	n := m.count(text)
+	m.mu.Lock()
+	m.marked++
+	m.mu.Unlock()
+	if want := (troupe.LogMark{Generation: 2, Lines: 10 + n}); mark != want {
+		m.t.Errorf("chunk ending with process line %d marked %+v, want %+v", n, mark, want)
+	}
+	return m.Store.AppendMarkedLog(ctx, id, text, mark)
+}
+
+func (m *marked) count(text []byte) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for line := range strings.Lines(string(text)) {
+		if strings.Contains(line, " out ") {
+			m.lines++
+		}
+	}
+	return m.lines
+}
+
+// TestMarks: every chunk holding process lines records how many of them the
+// log holds, counted on from Resume, whatever the chunking and the lines of
+// troupe in between.
+func TestMarks(t *testing.T) {
+	t.Parallel()
+	st := &marked{Store: open(t).Store, t: t}
+	s := logsink.New(t.Context(), st, "run", nil, nil)
+	s.Resume(troupe.LogMark{Generation: 2, Lines: 10})
+	const lines = 60_000 // about 2.6 MB: several chunks
+	for i := range lines {
+		s.ProcessLine(2, fmt.Sprintf("out %09d", i))
+		if i%1000 == 0 {
+			s.System("note")
+		}
+	}
+	s.System("last")
+	s.Close()
+	if st.marked < 3 {
+		t.Errorf("%d marked appends, want one per chunk of about 1 MB", st.marked)
+	}
+	m, err := st.LastLogMark(t.Context(), "run")
+	if err != nil || m != (troupe.LogMark{Generation: 2, Lines: 10 + lines}) {
+		t.Errorf("LastLogMark = %+v, %v; want generation 2, %d lines", m, err, 10+lines)
+	}
+}

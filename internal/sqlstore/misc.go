@@ -84,20 +84,55 @@ func LogKey(jobID string) string { return "log:" + jobID }
 // watchers of the job (WatchLog) are signalled after commit, in every
 // process.
 func (s *Store) AppendLog(ctx context.Context, jobID string, text []byte) error {
+	return s.appendLog(ctx, jobID, text, nil)
+}
+
+// AppendMarkedLog implements troupe.LogStore: the mark is kept in the
+// chunk's row. Empty text is ignored (and so is its mark).
+func (s *Store) AppendMarkedLog(ctx context.Context, jobID string, text []byte, mark troupe.LogMark) error {
+	return s.appendLog(ctx, jobID, text, &mark)
+}
+
+// LogMarkArgs are the values of the columns proc_gen and proc_lines of a
+// log chunk with mark (NULL without one).
+func LogMarkArgs(mark *troupe.LogMark) (gen, lines any) {
+	if mark == nil {
+		return nil, nil
+	}
+	return mark.Generation, mark.Lines
+}
+
+func (s *Store) appendLog(ctx context.Context, jobID string, text []byte, mark *troupe.LogMark) error {
 	if len(text) == 0 {
 		return nil
 	}
 	key := LogKey(jobID)
+	gen, lines := LogMarkArgs(mark)
 	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
 		if err := s.d.Lock(ctx, tx, key); err != nil {
 			return fmt.Errorf("lock log: %w", err)
 		}
-		if _, err := c.Exec(ctx, `INSERT INTO logs (job_id, data) VALUES (?, ?)`, jobID, text); err != nil {
+		if _, err := c.Exec(ctx, `INSERT INTO logs (job_id, data, proc_gen, proc_lines) VALUES (?, ?, ?, ?)`,
+			jobID, text, gen, lines); err != nil {
 			return fmt.Errorf("append log: %w", err)
 		}
 		return s.d.Notify(ctx, tx, key)
 	})
 	return s.commit(err, key)
+}
+
+// LastLogMark implements troupe.LogStore.
+func (s *Store) LastLogMark(ctx context.Context, jobID string) (troupe.LogMark, error) {
+	var m troupe.LogMark
+	err := s.reader().QueryRow(ctx, `SELECT proc_gen, proc_lines FROM logs
+		WHERE job_id = ? AND proc_gen IS NOT NULL ORDER BY seq DESC LIMIT 1`, jobID).Scan(&m.Generation, &m.Lines)
+	if errors.Is(err, sql.ErrNoRows) || (err != nil && s.badText(err)) {
+		return troupe.LogMark{}, nil
+	}
+	if err != nil {
+		return troupe.LogMark{}, fmt.Errorf("read log mark: %w", err)
+	}
+	return m, nil
 }
 
 // ReadLog implements troupe.LogStore. Sequence numbers grow across all jobs,
