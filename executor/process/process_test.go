@@ -33,7 +33,7 @@ func newExecutor(t *testing.T, noCgroup bool) *process.Executor {
 		SampleInterval: 100 * time.Millisecond,
 		WaitDelay:      time.Minute,
 		NoCgroup:       noCgroup,
-		Sandbox:        &process.Sandbox{Bwrap: findBwrap(t)},
+		Sandbox:        &process.Sandbox{Bwrap: findBwrap(t), UIDBase: testUIDBase},
 	})
 }
 
@@ -44,6 +44,13 @@ func newPlainExecutor(noCgroup bool) *process.Executor {
 		NoCgroup:       noCgroup,
 	})
 }
+
+// testUIDBase gives this test binary sandbox user ids of its own: a user's
+// RLIMIT_NPROC counts its processes on the whole host, so sharing ids with
+// a troupe server or another test binary running at the same time (the
+// default range) would let their processes count against these tests'
+// limits.
+var testUIDBase = 1_600_000_000 + os.Getpid()%4096*process.DefaultUIDs
 
 func findBwrap(t *testing.T) string {
 	t.Helper()
@@ -267,7 +274,7 @@ func TestSandboxSetsidChildCountsForMemory(t *testing.T) {
 
 func TestSandboxBoundsProcesses(t *testing.T) {
 	t.Parallel()
-	ex := process.New(process.Options{Sandbox: &process.Sandbox{Bwrap: findBwrap(t), MaxProcs: 40}})
+	ex := process.New(process.Options{Sandbox: &process.Sandbox{Bwrap: findBwrap(t), UIDBase: testUIDBase, MaxProcs: 40}})
 	out := executortest.NewOutput(t, "")
 	p := executortest.Start(t, ex, `n=0; while [ $n -lt 1000 ] && (sleep 100 &) 2>/dev/null; do n=$((n+1)); done; echo forked=$n`, out, 0)
 	executortest.WaitDone(t, p, executortest.DoneTimeout)
