@@ -120,15 +120,7 @@ func (p *Process) emit(line []byte) {
 
 // wait follows the process to its end and closes done.
 func (p *Process) wait() {
-	// Wait for the main process to exit without reaping it: while it is a
-	// zombie its pid, and so the group id, stays reserved.
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	awaitExit(p.pid)
 	p.mu.Lock()
 	p.leaderExited = true
 	// Whatever the main process left behind goes with it.

@@ -374,14 +374,17 @@ func (e *Executor) spawn(path string, spec *troupe.ExecSpec, cg *cgroup) (*Proce
 	if bc != nil {
 		go p.watchSandbox(bc)
 	}
-	var readers sync.WaitGroup
+	// The last reader to reach EOF closes drained.
+	readers := new(atomic.Int32)
+	readers.Store(2)
 	for _, f := range []*os.File{outR, errR} {
-		readers.Go(func() { readLines(f, MaxLineBytes, p.emit) })
+		go func() {
+			readLines(f, MaxLineBytes, p.emit)
+			if readers.Add(-1) == 0 {
+				close(p.drained)
+			}
+		}()
 	}
-	go func() {
-		readers.Wait()
-		close(p.drained)
-	}()
 	return p, nil
 }
 
