@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,6 +146,23 @@ func TestVeryLongLineIsSplit(t *testing.T) {
 	}
 	if lines[3] != "next" {
 		t.Errorf("last line = %q, want next", lines[3])
+	}
+}
+
+// TestLinesAcrossWrites checks that lines written in pieces, with pauses
+// between them so that each piece is read on its own (a "\r\n" cut after its
+// "\r", a line longer than a read buffer), come out whole, and that the
+// last line is delivered without its newline.
+func TestLinesAcrossWrites(t *testing.T) {
+	t.Parallel()
+	out := executortest.NewOutput(t, "")
+	script := `printf 'first\r'; sleep 0.05; printf '\nsec'; sleep 0.05; printf 'ond\n'; ` +
+		`head -c 40000 /dev/zero | tr '\0' y; sleep 0.05; printf 'z\r\nlast'`
+	p := executortest.Start(t, newExecutor(t, false), script, out, 0)
+	executortest.WaitDone(t, p, executortest.DoneTimeout)
+	want := []string{"first", "second", strings.Repeat("y", 40000) + "z", "last"}
+	if got := out.Lines(); !slices.Equal(got, want) {
+		t.Errorf("got %d lines %.40q, want %d %.40q", len(got), got, len(want), want)
 	}
 }
 
