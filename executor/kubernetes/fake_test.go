@@ -64,6 +64,9 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("pod spec: restart %s hostNetwork %v token %v links %v", ps.RestartPolicy, ps.HostNetwork,
 			*ps.AutomountServiceAccountToken, *ps.EnableServiceLinks)
 	}
+	if ps.ShareProcessNamespace == nil || !*ps.ShareProcessNamespace {
+		t.Error("the pod's containers do not share a process namespace: the program would be pid 1, which ignores SIGTERM without a handler")
+	}
 	if ps.ActiveDeadlineSeconds == nil || *ps.ActiveDeadlineSeconds != 91 {
 		t.Errorf("activeDeadlineSeconds = %v, want 91", ps.ActiveDeadlineSeconds)
 	}

@@ -118,6 +118,12 @@ func (e *Executor) podFor(spec *troupe.ExecSpec, now time.Time) (*corev1.Pod, er
 			AutomountServiceAccountToken:  &f,
 			EnableServiceLinks:            &f,
 			TerminationGracePeriodSeconds: &grace,
+			// The pod's sandbox (pause) is pid 1, not the program: a
+			// program without a SIGTERM handler then ends at the SIGTERM
+			// of a pod's deletion, as a process does, instead of
+			// ignoring it as pid 1 and living on until the kubelet's
+			// SIGKILL (2 s at least, whatever the grace period).
+			ShareProcessNamespace: &t,
 			SecurityContext: &corev1.PodSecurityContext{
 				RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
 			},
