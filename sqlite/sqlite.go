@@ -277,6 +277,13 @@ func (d sqlDriver) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (d sqlDriver) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return d.db.read(ctx, fn)
 }
+
+// ReleaseWriteMemory implements sqlstore.WriteMemory: the write connection
+// frees the pages of its cache that no transaction holds. It is only a
+// saving: when it fails (ctx ended) the pages stay cached, as before.
+func (d sqlDriver) ReleaseWriteMemory(ctx context.Context) {
+	_, _ = d.db.w.ExecContext(ctx, `PRAGMA shrink_memory`)
+}
 func (d sqlDriver) ReadDB() *sql.DB                               { return d.db.r }
 func (d sqlDriver) Lock(context.Context, *sql.Tx, string) error   { return nil }
 func (d sqlDriver) Notify(context.Context, *sql.Tx, string) error { return nil }

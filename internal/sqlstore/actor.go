@@ -131,7 +131,7 @@ func (s *Store) CreateActor(ctx context.Context, a *troupe.Actor) error {
 	if err != nil {
 		return fmt.Errorf("encode actor: %w", err)
 	}
-	return s.write(ctx, func(c conn, _ *sql.Tx) error {
+	err = s.write(ctx, func(c conn, _ *sql.Tx) error {
 		if err := nameTaken(ctx, c, a.Username, a.Name, a.ID); err != nil {
 			return err
 		}
@@ -143,6 +143,32 @@ func (s *Store) CreateActor(ctx context.Context, a *troupe.Actor) error {
 		}
 		return nil
 	})
+	s.wroteBig(ctx, len(data))
+	return err
+}
+
+// bigRowBytes is the size past which a written row (an actor with its
+// source files) is let go of by a Driver that implements WriteMemory.
+const bigRowBytes = 1 << 20
+
+// WriteMemory is implemented by a Driver whose write connection keeps the
+// pages it read and wrote in memory (SQLite's page cache).
+type WriteMemory interface {
+	// ReleaseWriteMemory frees what the write connection keeps that it
+	// does not need, at the cost of reading those pages again when they
+	// are used.
+	ReleaseWriteMemory(ctx context.Context)
+}
+
+// wroteBig lets the write connection's memory go after a write of n bytes
+// of row data when n is more than bigRowBytes: an actor's row holds its
+// source files, often megabytes, which would stay in the write
+// connection's cache though only the readers read them again, and then
+// through the actor cache.
+func (s *Store) wroteBig(ctx context.Context, n int) {
+	if wm, ok := s.d.(WriteMemory); ok && n > bigRowBytes {
+		wm.ReleaseWriteMemory(ctx)
+	}
 }
 
 // GetActor implements troupe.ActorStore.
@@ -190,6 +216,7 @@ func (s *Store) ListActors(ctx context.Context, o troupe.ListOptions) ([]*troupe
 // is set to now. The actor's row is locked while fn runs.
 func (s *Store) UpdateActor(ctx context.Context, id string, fn func(a *troupe.Actor) error) (*troupe.Actor, error) {
 	var out *troupe.Actor
+	size := 0
 	err := s.write(ctx, func(c conn, _ *sql.Tx) error {
 		a, err := s.scanActor(c.QueryRow(ctx, `SELECT `+actorColumns+` FROM actors a WHERE a.id = ?`+s.forUpdate("a"), id))
 		if err != nil {
@@ -213,8 +240,10 @@ func (s *Store) UpdateActor(ctx context.Context, id string, fn func(a *troupe.Ac
 			return s.actorWriteErr(fmt.Errorf("update actor: %w", err), a)
 		}
 		out = a
+		size = len(data)
 		return nil
 	})
+	s.wroteBig(ctx, size)
 	return out, err
 }
 
