@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,7 +59,9 @@ func (f *fakeInstaller) Install(ctx context.Context, spec *troupe.InstallSpec) e
 		_ = tw.WriteHeader(&tar.Header{Name: "./" + e.Name(), Mode: 0o644, Size: int64(len(data))})
 		_, _ = tw.Write(data)
 	}
-	for name, body := range f.add {
+	// In name order, as tar writes a folder before what it holds.
+	for _, name := range slices.Sorted(maps.Keys(f.add)) {
+		body := f.add[name]
 		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}
 		if body == "" {
 			h.Typeflag, h.Mode = tar.TypeDir, 0o755
