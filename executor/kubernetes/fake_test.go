@@ -7,9 +7,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/troupehq/troupe"
 )
@@ -233,6 +236,33 @@ func TestStatusMapping(t *testing.T) {
 			}
 			waitGone(t, cs, name)
 		})
+	}
+}
+
+// TestCloseWaitsForDeletion: a server that stops right after a process
+// ended still deletes its pod (Close waits for the deletion), so no
+// finished pod is left behind.
+func TestCloseWaitsForDeletion(t *testing.T) {
+	cs := fake.NewClientset()
+	e, err := New(Options{Client: cs, Namespace: testNS, InitImage: "busybox:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deletion goes through once the server closes, not before.
+	cs.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-e.ctx.Done()
+		return false, nil, nil
+	})
+	p, err := e.Start(t.Context(), testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := PodName("Run1abc", 2)
+	setStatus(t, cs, name, terminatedMain(0, "Completed"))
+	waitDone(t, p)
+	e.Close()
+	if _, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), testNS, name); !apierrors.IsNotFound(err) {
+		t.Errorf("after Close, the finished pod is still there (%v)", err)
 	}
 }
 

@@ -98,6 +98,11 @@ type Executor struct {
 
 	mu    sync.Mutex
 	procs map[string]*Process // by pod name
+
+	// deletes are the deletions of finished pods under way (Close waits);
+	// closed (under mu) says Close waits already.
+	deletes sync.WaitGroup
+	closed  bool
 }
 
 // New returns an executor. It starts watching pods on first use.
@@ -127,8 +132,39 @@ func New(opts Options) (*Executor, error) {
 		ctx: ctx, cancel: cancel, synced: make(chan struct{}), procs: map[string]*Process{}}, nil
 }
 
-// Close stops watching pods. Pods keep running.
-func (e *Executor) Close() { e.cancel() }
+// Close stops watching pods and waits for the deletions of finished pods
+// under way (each gives up after deleteTimeout). Pods that run keep
+// running.
+func (e *Executor) Close() {
+	e.cancel()
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.deletes.Wait()
+}
+
+// deleteTimeout bounds the deletion of a finished pod.
+const deleteTimeout = 10 * time.Second
+
+// deleteLater deletes the pod of a process that ended, in the background.
+func (e *Executor) deleteLater(name string) {
+	e.mu.Lock()
+	closed := e.closed
+	if !closed {
+		e.deletes.Add(1)
+	}
+	e.mu.Unlock()
+	go func() {
+		if !closed {
+			defer e.deletes.Done()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), deleteTimeout)
+		defer cancel()
+		if err := e.deletePod(ctx, name, 0); err != nil {
+			e.log.Warn("kubernetes executor: delete the pod of a finished run process", "pod", name, "err", err)
+		}
+	}()
+}
 
 // Namespace is the namespace of the pods.
 func (e *Executor) Namespace() string { return e.ns }

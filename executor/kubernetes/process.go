@@ -137,7 +137,7 @@ func (p *Process) observe(pod *corev1.Pod, deleted bool) {
 		if st, ok := p.exitOf(pod, main, deleted); ok {
 			p.exit, p.final = st, true
 			if st.Failure != "" {
-				go func() { _ = p.e.deletePod(context.Background(), p.name, 0) }()
+				p.e.deleteLater(p.name)
 			}
 		}
 	}
@@ -262,7 +262,7 @@ func (p *Process) maybeDone() {
 	p.closed = true
 	p.e.unregister(p)
 	if !p.gone {
-		go func() { _ = p.e.deletePod(context.Background(), p.name, 0) }()
+		p.e.deleteLater(p.name)
 	}
 	close(p.done)
 }
