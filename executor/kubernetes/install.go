@@ -2,12 +2,9 @@ package kubernetes
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"sync"
 	"time"
@@ -69,20 +66,7 @@ rm -f /tmp/result.b64
 
 // InstallPodName is the name of the pod of a build's install step.
 func InstallPodName(buildID string) string {
-	sum := sha256.Sum256([]byte(buildID))
-	id := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, buildID)
-	if len(id) > 32 {
-		id = id[:32]
-	}
-	return fmt.Sprintf("troupe-build-%s-%s", strings.Trim(id, "-"), hex.EncodeToString(sum[:3]))
+	return fmt.Sprintf("troupe-build-%s-%s", nameOf(buildID), hashOf(buildID))
 }
 
 // Install implements troupe.Installer with one pod: an init container
@@ -285,21 +269,7 @@ func (e *Executor) installPod(spec *troupe.InstallSpec, now time.Time) *corev1.P
 	if e.opts.Instance != "" {
 		ann[AnnotationInstance] = e.opts.Instance
 	}
-	f, t := false, true
-	uid := int64(runUID)
-	secure := &corev1.SecurityContext{
-		RunAsNonRoot:             &t,
-		RunAsUser:                &uid,
-		RunAsGroup:               &uid,
-		ReadOnlyRootFilesystem:   &t,
-		AllowPrivilegeEscalation: &f,
-		Privileged:               &f,
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-	}
-	mounts := []corev1.VolumeMount{
-		{Name: "work", MountPath: e.opts.WorkDir},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
+	secure, mounts := restricted(), e.mounts()
 	base := strings.TrimRight(e.opts.APIURL, "/") + "/v2/actor-builds/" + spec.BuildID
 	tokenEnv := []corev1.EnvVar{
 		{Name: "TROUPE_BUILD_TOKEN", Value: spec.Token},
@@ -321,45 +291,22 @@ func (e *Executor) installPod(spec *troupe.InstallSpec, now time.Time) *corev1.P
 			Resources:                initResources(spec.MemoryMbytes),
 		}
 	}
-	grace := int64(killGrace)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: InstallPodName(spec.BuildID), Namespace: e.ns, Labels: lbl, Annotations: ann},
-		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			InitContainers: []corev1.Container{
-				helper(sourceContainer, fetchSourceScript,
-					corev1.EnvVar{Name: "TROUPE_SOURCE_URL", Value: base + "/install-source"},
-					corev1.EnvVar{Name: "TROUPE_SOURCE_SHA256", Value: spec.Source}),
-				{
-					Name: installContainer, Image: e.Image(spec.Image), ImagePullPolicy: corev1.PullIfNotPresent,
-					Command: spec.Command, WorkingDir: e.opts.WorkDir, Env: env,
-					VolumeMounts: mounts, SecurityContext: secure,
-					TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-					Resources:                resources(spec.MemoryMbytes),
-				},
-			},
-			Containers: []corev1.Container{
-				helper(uploadContainer, uploadScript, corev1.EnvVar{Name: "TROUPE_RESULT_URL", Value: base + "/install-result"}),
-			},
-			HostNetwork:                   e.opts.HostNetwork,
-			AutomountServiceAccountToken:  &f,
-			EnableServiceLinks:            &f,
-			TerminationGracePeriodSeconds: &grace,
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
-			},
-			Volumes: []corev1.Volume{
-				{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-			},
+		Spec: e.podSpec(spec.Deadline, now,
+			helper(uploadContainer, uploadScript, corev1.EnvVar{Name: "TROUPE_RESULT_URL", Value: base + "/install-result"})),
+	}
+	pod.Spec.InitContainers = []corev1.Container{
+		helper(sourceContainer, fetchSourceScript,
+			corev1.EnvVar{Name: "TROUPE_SOURCE_URL", Value: base + "/install-source"},
+			corev1.EnvVar{Name: "TROUPE_SOURCE_SHA256", Value: spec.Source}),
+		{
+			Name: installContainer, Image: e.Image(spec.Image), ImagePullPolicy: corev1.PullIfNotPresent,
+			Command: spec.Command, WorkingDir: e.opts.WorkDir, Env: env,
+			VolumeMounts: mounts, SecurityContext: secure,
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+			Resources:                resources(spec.MemoryMbytes),
 		},
-	}
-	if e.opts.HostNetwork {
-		pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
-	}
-	if !spec.Deadline.IsZero() {
-		secs := max(1, int64(math.Ceil(spec.Deadline.Sub(now).Seconds())))
-		pod.Spec.ActiveDeadlineSeconds = &secs
 	}
 	return pod
 }

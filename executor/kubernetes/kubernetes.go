@@ -341,8 +341,13 @@ func (e *Executor) deletePod(ctx context.Context, name string, grace int64) erro
 // of the run id in lower case, the generation, and a hash of the run id
 // (run ids differing only in case get different names).
 func PodName(runID string, gen int) string {
-	sum := sha256.Sum256([]byte(runID))
-	id := strings.Map(func(r rune) rune {
+	return fmt.Sprintf("troupe-%s-%d-%s", nameOf(runID), gen, hashOf(runID))
+}
+
+// nameOf is id as a part of a DNS label: lower case letters and digits,
+// '-' for anything else, at most 32 characters, no '-' at either end.
+func nameOf(id string) string {
+	id = strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			return r
@@ -350,9 +355,16 @@ func PodName(runID string, gen int) string {
 			return r + 'a' - 'A'
 		}
 		return '-'
-	}, runID)
+	}, id)
 	if len(id) > 32 {
 		id = id[:32]
 	}
-	return fmt.Sprintf("troupe-%s-%d-%s", strings.Trim(id, "-"), gen, hex.EncodeToString(sum[:3]))
+	return strings.Trim(id, "-")
+}
+
+// hashOf is a short hash of id that tells apart ids nameOf makes equal
+// (differing only in case or cut off).
+func hashOf(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:3])
 }

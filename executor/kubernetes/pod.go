@@ -82,21 +82,7 @@ func (e *Executor) podFor(spec *troupe.ExecSpec, now time.Time) (*corev1.Pod, er
 		return nil, troupe.Errorf(troupe.ErrInvalidInput, "The start command %q cannot run in a pod: its program name holds '='.", spec.Command[0])
 	}
 
-	f, t := false, true
-	uid := int64(runUID)
-	secure := &corev1.SecurityContext{
-		RunAsNonRoot:             &t,
-		RunAsUser:                &uid,
-		RunAsGroup:               &uid,
-		ReadOnlyRootFilesystem:   &t,
-		AllowPrivilegeEscalation: &f,
-		Privileged:               &f,
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-	}
-	mounts := []corev1.VolumeMount{
-		{Name: "work", MountPath: e.opts.WorkDir},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
+	secure, mounts := restricted(), e.mounts()
 	main := corev1.Container{
 		Name:                     mainContainer,
 		Image:                    e.Image(spec.Image),
@@ -108,38 +94,17 @@ func (e *Executor) podFor(spec *troupe.ExecSpec, now time.Time) (*corev1.Pod, er
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		Resources:                resources(spec.MemoryMbytes),
 	}
-	grace := int64(killGrace)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: lbl, Annotations: ann},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			Containers:                    []corev1.Container{main},
-			HostNetwork:                   e.opts.HostNetwork,
-			AutomountServiceAccountToken:  &f,
-			EnableServiceLinks:            &f,
-			TerminationGracePeriodSeconds: &grace,
-			// The pod's sandbox (pause) is pid 1, not the program: a
-			// program without a SIGTERM handler then ends at the SIGTERM
-			// of a pod's deletion, as a process does, instead of
-			// ignoring it as pid 1 and living on until the kubelet's
-			// SIGKILL (2 s at least, whatever the grace period).
-			ShareProcessNamespace: &t,
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
-			},
-			Volumes: []corev1.Volume{
-				{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-			},
-		},
+		Spec:       e.podSpec(spec.Deadline, now, main),
 	}
-	if e.opts.HostNetwork {
-		pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
-	}
-	if !spec.Deadline.IsZero() {
-		secs := max(1, int64(math.Ceil(spec.Deadline.Sub(now).Seconds())))
-		pod.Spec.ActiveDeadlineSeconds = &secs
-	}
+	// The pod's sandbox (pause) is pid 1, not the program: a program
+	// without a SIGTERM handler then ends at the SIGTERM of a pod's
+	// deletion, as a process does, instead of ignoring it as pid 1 and
+	// living on until the kubelet's SIGKILL (2 s at least, whatever the
+	// grace period).
+	share := true
+	pod.Spec.ShareProcessNamespace = &share
 	if spec.Artifact != "" {
 		token := ""
 		for _, kv := range spec.Env {
@@ -203,4 +168,64 @@ func labelValue(s string) string {
 		}
 	}
 	return s
+}
+
+// restricted is the security context of every container troupe starts:
+// that of a limited actor (non-root, read-only root file system, no
+// privilege escalation, no capabilities).
+func restricted() *corev1.SecurityContext {
+	f, t := false, true
+	uid := int64(runUID)
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             &t,
+		RunAsUser:                &uid,
+		RunAsGroup:               &uid,
+		ReadOnlyRootFilesystem:   &t,
+		AllowPrivilegeEscalation: &f,
+		Privileged:               &f,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// mounts are the writable folders of every container troupe starts: the
+// working folder and /tmp, both emptyDir volumes of podSpec.
+func (e *Executor) mounts() []corev1.VolumeMount {
+	return []corev1.VolumeMount{
+		{Name: "work", MountPath: e.opts.WorkDir},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+}
+
+// podSpec is the spec every pod troupe starts shares around its
+// containers: never restarted, no service account token or service links,
+// a non-root pod security context, the volumes of mounts, the host network
+// when configured, and activeDeadlineSeconds backing deadline (counted
+// from now) unless it is zero.
+func (e *Executor) podSpec(deadline, now time.Time, containers ...corev1.Container) corev1.PodSpec {
+	f, t := false, true
+	uid := int64(runUID)
+	grace := int64(killGrace)
+	ps := corev1.PodSpec{
+		RestartPolicy:                 corev1.RestartPolicyNever,
+		Containers:                    containers,
+		HostNetwork:                   e.opts.HostNetwork,
+		AutomountServiceAccountToken:  &f,
+		EnableServiceLinks:            &f,
+		TerminationGracePeriodSeconds: &grace,
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
+		},
+		Volumes: []corev1.Volume{
+			{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		},
+	}
+	if e.opts.HostNetwork {
+		ps.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	}
+	if !deadline.IsZero() {
+		secs := max(1, int64(math.Ceil(deadline.Sub(now).Seconds())))
+		ps.ActiveDeadlineSeconds = &secs
+	}
+	return ps
 }
