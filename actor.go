@@ -33,6 +33,11 @@ type Actor struct {
 	// RestartsForbidden, when set, makes a run whose process was lost end
 	// FAILED instead of being restarted.
 	RestartsForbidden bool `json:"restartsForbidden,omitempty"`
+	// Image, when set, is the OCI image the actor's new builds record
+	// instead of their Dockerfile's FROM: on the Kubernetes executor their
+	// install steps and runs use it (after --image-map). Builds made before
+	// it was set keep their image.
+	Image string `json:"image,omitempty"`
 }
 
 // ActorStats are counters of an actor.

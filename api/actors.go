@@ -99,6 +99,7 @@ type actorFields struct {
 	DefaultRunOptions json.RawMessage            `json:"defaultRunOptions"`
 	ExampleRunInput   *troupe.ExampleRunInput    `json:"exampleRunInput"`
 	RestartsForbidden *bool                      `json:"restartsForbidden"`
+	Image             *string                    `json:"image"`
 	PermissionLevel   *string                    `json:"actorPermissionLevel"`
 	TaggedBuilds      map[string]*taggedBuildRef `json:"taggedBuilds"`
 }
@@ -128,6 +129,12 @@ func (f *actorFields) apply(a *troupe.Actor, c caller) error {
 	}
 	if f.RestartsForbidden != nil {
 		a.RestartsForbidden = *f.RestartsForbidden
+	}
+	if f.Image != nil {
+		if !validImage(*f.Image) {
+			return troupe.Errorf(troupe.ErrInvalidValue, "Image %q is not valid: use an OCI image reference such as registry.example/team/node:20 (at most %d characters), or an empty string for the Dockerfile's FROM.", *f.Image, maxImageLen)
+		}
+		a.Image = *f.Image
 	}
 	if f.ExampleRunInput != nil {
 		a.ExampleRunInput = f.ExampleRunInput
@@ -333,4 +340,29 @@ func absURL(r *http.Request, path string) string {
 		scheme = p
 	}
 	return scheme + "://" + r.Host + path
+}
+
+// maxImageLen bounds an actor's image reference (Docker's own limit on a
+// whole reference is 255 characters for the name plus tag and digest).
+const maxImageLen = 512
+
+// validImage reports whether ref may be stored as an actor's image: empty
+// (the Dockerfile's FROM), or a reference made of the characters OCI names,
+// tags and digests use, not starting with '-' (it becomes a container's
+// image, never a command line, but an option-like name is never right).
+func validImage(ref string) bool {
+	if ref == "" {
+		return true
+	}
+	if len(ref) > maxImageLen || ref[0] == '-' || ref[0] == '/' || ref[0] == ':' || ref[0] == '@' {
+		return false
+	}
+	for _, r := range ref {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '.' || r == '_' || r == '-' || r == '/' || r == ':' || r == '@'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/troupehq/troupe"
@@ -171,4 +172,30 @@ func TestVersions(t *testing.T) {
 		b.call("DELETE", base+"/4.0", nil).ok(t, 204, nil)
 		b.call("DELETE", base+"/4.0", nil).fails(t, 404, "record-not-found")
 	})
+}
+
+// TestActorImage: an actor's image (troupe's own field) is set, refused when
+// it is no image reference (nothing of the update is kept), and cleared.
+func TestActorImage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	a := b.createActor("imaged")
+	path := "/v2/acts/" + a.ID
+	var got troupe.Actor
+	b.callJSON("PUT", path, map[string]any{"image": "registry.example/team/node:20@sha256:0abc"}).ok(t, 200, &got)
+	if got.Image != "registry.example/team/node:20@sha256:0abc" {
+		t.Fatalf("image after PUT = %q", got.Image)
+	}
+	for _, bad := range []string{"node 20", "-rm", "node:20\n", "/abs", "n\u00e9de", strings.Repeat("a", 513)} {
+		b.callJSON("PUT", path, map[string]any{"image": bad, "title": "changed"}).fails(t, 400, troupe.ErrInvalidValue)
+	}
+	b.call("GET", path, nil).ok(t, 200, &got)
+	if got.Image != "registry.example/team/node:20@sha256:0abc" || got.Title == "changed" {
+		t.Fatalf("after refused updates: image %q, title %q", got.Image, got.Title)
+	}
+	var cleared troupe.Actor
+	b.callJSON("PUT", path, map[string]any{"image": ""}).ok(t, 200, &cleared)
+	if cleared.ID != a.ID || cleared.Image != "" {
+		t.Fatalf("after clearing: actor %q, image %q", cleared.ID, cleared.Image)
+	}
 }

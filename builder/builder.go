@@ -5,6 +5,7 @@
 package builder
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -436,7 +437,7 @@ func (b *Builder) make(ctx context.Context, bd *troupe.Build, sink *logsink.Sink
 	for _, kv := range proj.docker.Env {
 		res.Env = append(res.Env, troupe.EnvVar{Name: kv[0], Value: kv[1]})
 	}
-	res.Command, res.Image = proj.docker.Command(), proj.docker.From
+	res.Command, res.Image = proj.docker.Command(), cmp.Or(actor.Image, proj.docker.From)
 	if len(res.Command) == 0 && proj.hasStartScript {
 		res.Command = []string{"npm", "start", "--silent"}
 	}

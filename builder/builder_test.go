@@ -35,15 +35,27 @@ func setup(t *testing.T, wrap func(troupe.Store) troupe.Store) (troupe.Store, *b
 // files, builds it at once and returns the stored build and its log.
 func buildActor(t *testing.T, st troupe.Store, b *builder.Builder, name string, files []troupe.SourceFile) (*troupe.Build, string) {
 	t.Helper()
-	ctx := t.Context()
+	return buildOf(t, st, b, newActor(name, files))
+}
+
+// newActor returns an actor named name whose version 0.1 has these files.
+func newActor(name string, files []troupe.SourceFile) *troupe.Actor {
 	now := troupe.Now()
-	a := &troupe.Actor{
+	return &troupe.Actor{
 		ID: troupe.NewID(), UserID: "u", Username: "local", Name: name, CreatedAt: now, ModifiedAt: now,
 		Versions: []troupe.Version{{VersionNumber: "0.1", SourceType: troupe.SourceFiles,
 			SourceFiles: files, EnvVars: []troupe.EnvVar{}}},
 		DefaultRunOptions: troupe.DefaultRunOptions{Build: "latest", TimeoutSecs: 60, MemoryMbytes: 256},
 		TaggedBuilds:      map[string]*troupe.TaggedBuild{},
 	}
+}
+
+// buildOf stores actor a and builds its version 0.1, returning the build
+// and its log.
+func buildOf(t *testing.T, st troupe.Store, b *builder.Builder, a *troupe.Actor) (*troupe.Build, string) {
+	t.Helper()
+	ctx := t.Context()
+	now := troupe.Now()
 	if err := st.CreateActor(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -133,5 +145,21 @@ func TestBuildKeptAsArtifact(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "main.js")); string(data) != "console.log('kept');\n" {
 		t.Fatalf("main.js from the archive: %q, %v", data, err)
+	}
+}
+
+// TestActorImageOverridesFrom: an actor's image, when set, is what its
+// builds record instead of the Dockerfile's FROM.
+func TestActorImageOverridesFrom(t *testing.T) {
+	t.Parallel()
+	st, b := setup(t, nil)
+	a := newActor("imaged", []troupe.SourceFile{
+		{Name: "Dockerfile", Format: "TEXT", Content: "FROM node:20\nCMD [\"node\", \"main.js\"]\n"},
+		{Name: "main.js", Format: "TEXT", Content: "console.log('hi');\n"},
+	})
+	a.Image = "registry.example/team/node:20"
+	got, log := buildOf(t, st, b, a)
+	if got.Status != troupe.StatusSucceeded || got.Image != "registry.example/team/node:20" {
+		t.Fatalf("build is %s with image %q, want the actor's:\n%s", got.Status, got.Image, log)
 	}
 }

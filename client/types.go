@@ -154,6 +154,9 @@ type Actor struct {
 	// RestartsForbidden (troupe's) makes a run whose process was lost end
 	// FAILED instead of being restarted.
 	RestartsForbidden bool `json:"restartsForbidden,omitempty"`
+	// Image (troupe's), when set, is the OCI image the actor's new builds
+	// use on the Kubernetes executor instead of their Dockerfile's FROM.
+	Image string `json:"image,omitempty"`
 }
 
 // ActorStats are counters of an actor.
