@@ -67,6 +67,7 @@ func (s *Server) handleOutliving(pattern string, g guard, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), outlivingTimeout)
 		defer cancel()
+		defer s.cfg.RunWrites.Begin(r.PathValue("runId"))()
 		inner(w, r.WithContext(ctx))
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/troupehq/troupe"
+	"github.com/troupehq/troupe/internal/inflight"
 )
 
 // Controller is the part of the run controller the API needs.
@@ -47,6 +48,10 @@ type Config struct {
 	// RunTokenSecret checks run tokens (troupe.ValidRunToken); a run token
 	// works while its run has not finished.
 	RunTokenSecret []byte
+	// RunWrites, when set, counts the run updates (PUT on a run: status
+	// messages) under way per run id, so that the controller can wait for
+	// an actor's last status message before it records the run's end.
+	RunWrites *inflight.Tracker
 	// UserID and Username name the single account troupe serves.
 	UserID, Username string
 	Logger           *slog.Logger

@@ -71,7 +71,12 @@ type Config struct {
 	// script directly, as npm would, where that is exactly equivalent (see
 	// package npmstart); nil keeps every command as it is.
 	NPMScripts *npmstart.Rewriter
-	Logger     *slog.Logger
+	// RunWrites, when set, has the run updates under way per run id (the
+	// API counts them): when a run's process ends, its end is recorded
+	// after the updates the actor sent before exiting (its final status
+	// message), waiting RunWriteWait at most.
+	RunWrites RunWrites
+	Logger    *slog.Logger
 	// Clock is the controller's only source of time: timestamps, the grace
 	// periods, timeouts, heartbeats and the lease (default: the real clock).
 	// Tests pass a clockwork.FakeClock and advance it.
@@ -512,3 +517,13 @@ func (c *Controller) now() time.Time {
 func (c *Controller) runDir(runID string) string {
 	return filepath.Join(c.cfg.DataDir, "runs", runID)
 }
+
+// RunWrites waits for the writes to a run that are under way
+// (*inflight.Tracker).
+type RunWrites interface {
+	Wait(ctx context.Context, runID string, max time.Duration)
+}
+
+// RunWriteWait bounds how long a run's end waits for its own updates under
+// way (Config.RunWrites), in real time.
+const RunWriteWait = 2 * time.Second

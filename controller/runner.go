@@ -409,6 +409,9 @@ func (r *runner) handleExit(ctx context.Context) {
 		r.sink.system(exit.Failure)
 		r.sink.flush()
 	}
+	if w := r.c.cfg.RunWrites; w != nil {
+		w.Wait(ctx, r.id, RunWriteWait)
+	}
 	r.finish(ctx, gen, func(run *troupe.Run, now time.Time) error {
 		mergeStats(&run.Stats, st)
 		switch {

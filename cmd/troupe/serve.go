@@ -27,6 +27,7 @@ import (
 	"github.com/troupehq/troupe/executor/process"
 	"github.com/troupehq/troupe/health"
 	"github.com/troupehq/troupe/internal/bwrap"
+	"github.com/troupehq/troupe/internal/inflight"
 	"github.com/troupehq/troupe/internal/npmstart"
 	"github.com/troupehq/troupe/metrics"
 	"github.com/troupehq/troupe/scheduler"
@@ -209,11 +210,13 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Logger:      logger,
 	})
 	defer hub.Close()
+	runWrites := &inflight.Tracker{}
 	ctrl = controller.New(controller.Config{
 		Store:          db,
 		Executor:       m.Executor(runExec),
 		Events:         hub,
 		PublicURL:      publicURL,
+		RunWrites:      runWrites,
 		RunTokenSecret: secret,
 		UserID:         userID,
 		DataDir:        o.dataDir,
@@ -241,7 +244,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	bld := builder.New(bcfg)
 	srv := api.New(api.Config{
 		Store: db, Controller: ctrl, Builder: bld, Events: hub,
-		Token: token, RunTokenSecret: secret,
+		RunWrites: runWrites,
+		Token:     token, RunTokenSecret: secret,
 		UserID: userID, Username: username, Logger: logger,
 		Instrument: m.InstrumentAPI, FinishWoken: m.FinishWoken,
 		ProxyConfigured: proxy != nil,
