@@ -28,9 +28,13 @@ type runner struct {
 	// events were already sent; migrated, that the migrating ones were.
 	signaled string
 	migrated bool
-	// latest is the run as this runner's own last update left it; the next
-	// pass of the loop uses it instead of reading the run again.
-	latest *troupe.Run
+	// known is the run as this runner last read or updated it; fresh says
+	// it comes from this runner's own last update, so the loop's next pass
+	// uses it as it is. Otherwise the next pass reads only the run's
+	// version, and the whole run only when that has moved on: most changes
+	// a runner is told of are its own updates.
+	known *troupe.Run
+	fresh bool
 
 	// killAt is when a timing-out or gracefully aborting process is killed;
 	// killed says the current process was already sent the kill.
@@ -138,13 +142,22 @@ const (
 )
 
 // read returns the run as this runner's own last update left it, or else
-// as the store has it.
+// as the store has it (known, when its version is still the store's).
 func (r *runner) read(ctx context.Context) (*troupe.Run, error) {
-	if run := r.latest; run != nil {
-		r.latest = nil
-		return run, nil
+	if r.fresh {
+		r.fresh = false
+		return r.known, nil
 	}
-	return r.c.cfg.Store.GetRun(ctx, r.id)
+	if r.known != nil {
+		if v, err := r.c.cfg.Store.RunVersion(ctx, r.id); err == nil && v == r.known.Version {
+			return r.known, nil
+		}
+	}
+	run, err := r.c.cfg.Store.GetRun(ctx, r.id)
+	if err == nil {
+		r.known = run
+	}
+	return run, err
 }
 
 // step takes the one step the run's owner and status call for and says what
@@ -332,7 +345,7 @@ func (r *runner) pause(ctx context.Context) {
 func (r *runner) update(ctx context.Context, fn troupe.RunMutation) (*troupe.Run, error) {
 	run, err := r.c.update(ctx, r.id, fn)
 	if err == nil {
-		r.latest = run
+		r.known, r.fresh = run, true
 	}
 	return run, err
 }
