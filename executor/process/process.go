@@ -135,6 +135,11 @@ type Executor struct {
 	uidNext int
 	uidUsed map[int]bool
 
+	// buildNames caches the top-level names of build folders, which never
+	// change once built (see buildEntries).
+	buildMu    sync.Mutex
+	buildNames map[string][]string
+
 	mu       sync.Mutex
 	live     map[*Process]struct{}
 	roots    map[*Process]int // sampler goroutine only: the open root of each sandbox (openRoot)

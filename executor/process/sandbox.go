@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -90,6 +89,7 @@ func (e *Executor) sandboxCommand(path string, spec *sandboxSpec) (*bwrap.Cmd, e
 	switch {
 	case spec.private:
 		sb.Work, sb.WorkLinks = spec.dir, spec.buildDir
+		sb.WorkLinkNames = e.buildEntries(spec.buildDir)
 	case spec.dir != "":
 		sb.Writable = []string{spec.dir}
 	}
@@ -97,6 +97,37 @@ func (e *Executor) sandboxCommand(path string, spec *sandboxSpec) (*bwrap.Cmd, e
 		sb.ReadOnly = []string{spec.buildDir}
 	}
 	return sb.Command(append([]string{path}, spec.args...))
+}
+
+// maxBuildNames bounds the build folders whose names buildEntries keeps.
+const maxBuildNames = 1024
+
+// buildEntries returns the names of the top-level entries of the build
+// folder dir, read once: a build's files do not change after the build. It
+// returns nil when the folder cannot be read (bwrap then reads it itself
+// and reports why).
+func (e *Executor) buildEntries(dir string) []string {
+	e.buildMu.Lock()
+	names, ok := e.buildNames[dir]
+	e.buildMu.Unlock()
+	if ok {
+		return names
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	names = make([]string, len(entries))
+	for i, d := range entries {
+		names[i] = d.Name()
+	}
+	e.buildMu.Lock()
+	if e.buildNames == nil || len(e.buildNames) >= maxBuildNames {
+		e.buildNames = map[string][]string{}
+	}
+	e.buildNames[dir] = names
+	e.buildMu.Unlock()
+	return names
 }
 
 type sandboxSpec struct {
@@ -196,20 +227,6 @@ func readAt(dir int, name string, buf []byte) (int, error) {
 	return n, err
 }
 
-// rollupRSS returns the Rss line of a smaps_rollup file in bytes.
-func rollupRSS(b []byte) int64 {
-	for line := range bytes.Lines(b) {
-		if rest, ok := bytes.CutPrefix(line, []byte("Rss:")); ok {
-			f := bytes.Fields(rest)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
 // killNSLocked kills every process of the sandbox through its first
 // process, if bwrap has reported it.
 func (p *Process) killNSLocked() {
@@ -233,8 +250,9 @@ func sandboxReady(childPID int, ns uint64) bool {
 	return st.Ino == ns
 }
 
-// firstUsage returns the memory (exactly, from smaps_rollup) and CPU of
-// a held sandbox: its first process, read through the host's /proc.
+// firstUsage returns the memory and CPU of a held sandbox: its first
+// process, read through the host's /proc, from stat as the sampler reads
+// every process.
 func firstUsage(info bwrap.Info) (u groupUsage, err error) {
 	if err := checkNS(info.ChildPID, info.PIDNamespace); err != nil {
 		return u, err
@@ -243,11 +261,7 @@ func firstUsage(info bwrap.Info) (u groupUsage, err error) {
 	if err != nil {
 		return u, err
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(info.ChildPID) + "/smaps_rollup")
-	if err != nil {
-		return u, err
-	}
-	u.procs, u.cpu, u.rss = 1, st.cpu, rollupRSS(b)
+	u.procs, u.cpu, u.rss = 1, st.cpu, st.rssBytes
 	// The first process may have died and its pid gone to another
 	// process while we read.
 	return u, checkNS(info.ChildPID, info.PIDNamespace)

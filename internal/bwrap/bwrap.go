@@ -33,13 +33,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
 // SystemDirs are the host directories every sandbox sees, read-only, when
 // they exist. A directory that is a symbolic link on the host (/bin on a
-// merged-/usr system) is recreated as the same link.
+// merged-/usr system) is recreated as the same link. They are looked at
+// once, by the first Command.
 var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
 
 // Sandbox describes the sandbox of one program. The zero value (plus Env)
@@ -67,6 +69,10 @@ type Sandbox struct {
 	// ReadOnly) whose top-level entries each get a symbolic link in Work,
 	// of the same name, made by bwrap inside the sandbox.
 	WorkLinks string
+	// WorkLinkNames, when not nil, are the names of WorkLinks' top-level
+	// entries, as the caller knows them (a folder that never changes);
+	// nil makes Command read the folder.
+	WorkLinkNames []string
 	// Dir is the working directory of the program; empty means "/".
 	Dir string
 	// Env is the whole environment of the program ("KEY=value"). bwrap
@@ -98,6 +104,29 @@ func lookupEnv(env []string, key string) (string, bool) {
 	}
 	return val, found
 }
+
+// systemArgs are the arguments that show SystemDirs in a sandbox, worked
+// out from the host's file system once per process: the host's system
+// folders do not change while troupe runs.
+var systemArgs = sync.OnceValues(func() ([]string, error) {
+	var a []string
+	for _, d := range SystemDirs {
+		fi, err := os.Lstat(d)
+		switch {
+		case err != nil:
+			continue
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(d)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, "--symlink", target, d)
+		case fi.IsDir():
+			a = append(a, "--ro-bind", d, d)
+		}
+	}
+	return a, nil
+})
 
 // underSystemDir reports whether p is inside one of SystemDirs.
 func underSystemDir(p string) bool {
@@ -275,21 +304,11 @@ func (s *Sandbox) args(argv []string, infoFD, blockFD int) ([]string, error) {
 	if !root {
 		a = append(a, "--unshare-user", "--cap-drop", "ALL")
 	}
-	for _, d := range SystemDirs {
-		fi, err := os.Lstat(d)
-		switch {
-		case err != nil:
-			continue
-		case fi.Mode()&os.ModeSymlink != 0:
-			target, err := os.Readlink(d)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, "--symlink", target, d)
-		case fi.IsDir():
-			a = append(a, "--ro-bind", d, d)
-		}
+	sys, err := systemArgs()
+	if err != nil {
+		return nil, err
 	}
+	a = append(a, sys...)
 	a = append(a, "--proc", "/proc", "--dev", "/dev")
 	for _, d := range []string{"/tmp", "/dev/shm"} {
 		a = append(a, "--perms", "1777")
@@ -316,12 +335,18 @@ func (s *Sandbox) args(argv []string, infoFD, blockFD int) ([]string, error) {
 	if s.Work != "" {
 		binds = append(binds, bind{s.Work, "work"})
 		if s.WorkLinks != "" {
-			entries, err := os.ReadDir(s.WorkLinks)
-			if err != nil {
-				return nil, err
+			names := s.WorkLinkNames
+			if names == nil {
+				entries, err := os.ReadDir(s.WorkLinks)
+				if err != nil {
+					return nil, err
+				}
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
 			}
-			for _, e := range entries {
-				links = append(links, "--symlink", filepath.Join(s.WorkLinks, e.Name()), filepath.Join(s.Work, e.Name()))
+			for _, name := range names {
+				links = append(links, "--symlink", filepath.Join(s.WorkLinks, name), filepath.Join(s.Work, name))
 			}
 		}
 	}
