@@ -98,8 +98,19 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOption
 	if err := s.store.CreateRun(ctx, run, input); err != nil {
 		return nil, err
 	}
-	s.wake(run.ID)
+	if nw, ok := s.cfg.Controller.(newRunWaker); ok {
+		nw.WakeNew(run)
+	} else {
+		s.wake(run.ID)
+	}
 	return run, nil
+}
+
+// newRunWaker is a Controller that can be handed a run just created, as
+// the store has it, so that it need not read the run back. The run is not
+// changed afterwards.
+type newRunWaker interface {
+	WakeNew(run *troupe.Run)
 }
 
 // wake tells the controller a run's desired state changed.

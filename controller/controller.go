@@ -442,7 +442,14 @@ func (c *Controller) Stop(kill bool) {
 }
 
 // Wake tells the controller that the run's desired state may have changed.
-func (c *Controller) Wake(runID string) {
+func (c *Controller) Wake(runID string) { c.wake(runID, nil) }
+
+// WakeNew is Wake for a run just created, as the store has it (version 1):
+// its runner starts from run instead of reading it back, unless the run's
+// version has moved on meanwhile. Nobody may change run afterwards.
+func (c *Controller) WakeNew(run *troupe.Run) { c.wake(run.ID, run) }
+
+func (c *Controller) wake(runID string, known *troupe.Run) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -453,6 +460,7 @@ func (c *Controller) Wake(runID string) {
 		return
 	}
 	r := newRunner(c, runID)
+	r.known = known
 	c.runners[runID] = r
 	c.wg.Add(1)
 	go func() {

@@ -128,7 +128,7 @@ func (b *bundle) createRun(c *controller.Controller, opts ...func(*troupe.StartO
 	})
 	must(b.t, err)
 	must(b.t, b.store.CreateRun(b.t.Context(), r, input))
-	c.Wake(r.ID)
+	c.WakeNew(r) // as the API does
 	return r
 }
 

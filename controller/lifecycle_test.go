@@ -264,3 +264,30 @@ func TestTimeout(t *testing.T) {
 		wantEnd(t, r, troupe.StatusTimedOut, code(0), "Run timed out")
 	})
 }
+
+// TestWakeNewSeesLaterChanges: a runner woken with the run as it was
+// created (WakeNew, as the API does) starts from it only while the run is
+// still that version. A run aborted before the wake ends ABORTED without a
+// process.
+func TestWakeNewSeesLaterChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.controller("a")
+	r, input, err := troupe.NewRun(troupe.NewRunParams{
+		Actor: b.actor, Build: b.build, Defaults: troupe.RunDefaults{MemoryMbytes: 1024},
+		UserID: "user1", Meta: troupe.RunMeta{Origin: troupe.OriginAPI}, Now: b.clock.Now(),
+	})
+	must(t, err)
+	must(t, b.store.CreateRun(t.Context(), r, input))
+	_, err = b.store.UpdateRun(t.Context(), r.ID, func(run *troupe.Run, _ troupe.StorageTx) error {
+		_, err := run.RequestAbort(false, b.clock.Now())
+		return err
+	})
+	must(t, err)
+	c.WakeNew(r) // r is READY, version 1: stale
+	got := b.waitStatus(r.ID, troupe.StatusAborted)
+	if got.Control.PID != 0 {
+		t.Errorf("aborted run records pid %d, want none", got.Control.PID)
+	}
+	controllertest.NoValue(t, b.exec.Started(), "process")
+}
