@@ -272,6 +272,10 @@ type bench struct {
 	finishedRun string
 	// buildIDs are the builds of the benchmark actors, by actor name.
 	buildIDs map[string]string
+	// forkExecRate is the end-to-end scenario's baseline (8× fork/exec/wait,
+	// runs per second), once it ran; the sandbox scenario sets its own
+	// baseline against it.
+	forkExecRate float64
 }
 
 // prepare builds the binaries, starts the server and creates the actors.
