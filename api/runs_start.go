@@ -99,7 +99,7 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOption
 		return nil, err
 	}
 	if nw, ok := s.cfg.Controller.(newRunWaker); ok {
-		nw.WakeNew(run)
+		nw.WakeNew(run, a, b)
 	} else {
 		s.wake(run.ID)
 	}
@@ -107,10 +107,10 @@ func (s *Server) startRun(r *http.Request, a *troupe.Actor, o troupe.StartOption
 }
 
 // newRunWaker is a Controller that can be handed a run just created, as
-// the store has it, so that it need not read the run back. The run is not
-// changed afterwards.
+// the store has it, with the actor and build it was created from, so that
+// it need not read them back. None of them is changed afterwards.
 type newRunWaker interface {
-	WakeNew(run *troupe.Run)
+	WakeNew(run *troupe.Run, actor *troupe.Actor, build *troupe.Build)
 }
 
 // wake tells the controller a run's desired state changed.

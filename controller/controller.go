@@ -444,12 +444,16 @@ func (c *Controller) Stop(kill bool) {
 // Wake tells the controller that the run's desired state may have changed.
 func (c *Controller) Wake(runID string) { c.wake(runID, nil) }
 
-// WakeNew is Wake for a run just created, as the store has it (version 1):
-// its runner starts from run instead of reading it back, unless the run's
-// version has moved on meanwhile. Nobody may change run afterwards.
-func (c *Controller) WakeNew(run *troupe.Run) { c.wake(run.ID, run) }
+// WakeNew is Wake for a run just created, as the store has it (version 1),
+// from the actor and build it was created with: its runner starts from
+// them instead of reading them back, unless the run's version has moved on
+// meanwhile (a later generation reads its actor and build again). Nobody
+// may change run, actor or build afterwards.
+func (c *Controller) WakeNew(run *troupe.Run, actor *troupe.Actor, build *troupe.Build) {
+	c.wake(run.ID, &runner{known: run, firstActor: actor, firstBuild: build})
+}
 
-func (c *Controller) wake(runID string, known *troupe.Run) {
+func (c *Controller) wake(runID string, hint *runner) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -460,7 +464,9 @@ func (c *Controller) wake(runID string, known *troupe.Run) {
 		return
 	}
 	r := newRunner(c, runID)
-	r.known = known
+	if hint != nil {
+		r.known, r.firstActor, r.firstBuild = hint.known, hint.firstActor, hint.firstBuild
+	}
 	c.runners[runID] = r
 	c.wg.Add(1)
 	go func() {

@@ -128,7 +128,12 @@ func (b *bundle) createRun(c *controller.Controller, opts ...func(*troupe.StartO
 	})
 	must(b.t, err)
 	must(b.t, b.store.CreateRun(b.t.Context(), r, input))
-	c.WakeNew(r) // as the API does
+	// As the API does, with the actor and build as the store has them.
+	actor, err := b.store.GetActor(b.t.Context(), r.ActID)
+	must(b.t, err)
+	build, err := b.store.GetBuild(b.t.Context(), r.BuildID)
+	must(b.t, err)
+	c.WakeNew(r, actor, build)
 	return r
 }
 

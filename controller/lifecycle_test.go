@@ -284,7 +284,7 @@ func TestWakeNewSeesLaterChanges(t *testing.T) {
 		return err
 	})
 	must(t, err)
-	c.WakeNew(r) // r is READY, version 1: stale
+	c.WakeNew(r, b.actor, b.build) // r is READY, version 1: stale
 	got := b.waitStatus(r.ID, troupe.StatusAborted)
 	if got.Control.PID != 0 {
 		t.Errorf("aborted run records pid %d, want none", got.Control.PID)

@@ -35,6 +35,10 @@ type runner struct {
 	// a runner is told of are its own updates.
 	known *troupe.Run
 	fresh bool
+	// firstActor and firstBuild are the actor and build a new run was
+	// created with (WakeNew), for the start of its first process only.
+	firstActor *troupe.Actor
+	firstBuild *troupe.Build
 
 	// killAt is when a timing-out or gracefully aborting process is killed;
 	// killed says the current process was already sent the kill.

@@ -102,16 +102,23 @@ func (r *runner) startProc(ctx context.Context, run *troupe.Run) error {
 const deadlineMargin = time.Minute
 
 // runnable returns the run's actor and build, or why the build cannot run.
-func (r *runner) runnable(ctx context.Context, run *troupe.Run) (*troupe.Actor, *troupe.Build, error) {
-	build, err := r.c.cfg.Store.GetBuild(ctx, run.BuildID)
-	if err != nil {
+// The first process of a run woken with WakeNew uses the actor and build
+// the run was created with.
+func (r *runner) runnable(ctx context.Context, run *troupe.Run) (actor *troupe.Actor, build *troupe.Build, err error) {
+	fa, fb := r.firstActor, r.firstBuild
+	r.firstActor, r.firstBuild = nil, nil
+	if fb != nil && fb.ID == run.BuildID && run.Control.Generation == 1 {
+		build = fb
+	} else if build, err = r.c.cfg.Store.GetBuild(ctx, run.BuildID); err != nil {
 		return nil, nil, err
 	}
 	if build.Status != troupe.StatusSucceeded || len(build.Command) == 0 {
 		return nil, nil, troupe.Errorf(troupe.ErrBuildFailed, "Build %s (%s) is %s and cannot be run.", build.BuildNumber, build.ID, build.Status)
 	}
-	actor, err := r.c.cfg.Store.GetActor(ctx, run.ActID)
-	if err != nil {
+	if fa != nil && fa.ID == run.ActID && run.Control.Generation == 1 {
+		return fa, build, nil
+	}
+	if actor, err = r.c.cfg.Store.GetActor(ctx, run.ActID); err != nil {
 		return nil, nil, err
 	}
 	return actor, build, nil
