@@ -447,10 +447,13 @@ func (c *Controller) Wake(runID string) { c.wake(runID, nil) }
 // WakeNew is Wake for a run just created, as the store has it (version 1),
 // from the actor and build it was created with: its runner starts from
 // them instead of reading them back, unless the run's version has moved on
-// meanwhile (a later generation reads its actor and build again). Nobody
-// may change run, actor or build afterwards.
+// meanwhile (a later generation reads its actor and build again). It keeps
+// copies of the three structs, not of what they point to: the caller may
+// go on setting their fields (as the API's view of a run does), but not
+// change the maps, slices and values they point to.
 func (c *Controller) WakeNew(run *troupe.Run, actor *troupe.Actor, build *troupe.Build) {
-	c.wake(run.ID, &runner{known: run, firstActor: actor, firstBuild: build})
+	rc, ac, bc := *run, *actor, *build
+	c.wake(run.ID, &runner{known: &rc, firstActor: &ac, firstBuild: &bc})
 }
 
 func (c *Controller) wake(runID string, hint *runner) {
