@@ -2,6 +2,8 @@ package troupe
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -57,6 +59,27 @@ type Run struct {
 	// AdHocWebhooks are stored by CreateRun with the run (the webhooks run
 	// option); they are never kept on the run itself.
 	AdHocWebhooks []*Webhook `json:"-"`
+}
+
+// Clone returns a copy of r whose maps and slices are its own. The values r
+// points to (times, strings, numbers, the abort request, webhooks) are
+// shared: troupe never changes a run through them, it points a run at new
+// values instead.
+func (r *Run) Clone() *Run {
+	c := *r
+	c.Usage = maps.Clone(r.Usage)
+	c.UsageUsd = maps.Clone(r.UsageUsd)
+	c.PricingInfo = maps.Clone(r.PricingInfo)
+	c.ChargedEventCounts = maps.Clone(r.ChargedEventCounts)
+	c.Metamorphs = slices.Clone(r.Metamorphs)
+	c.AdHocWebhooks = slices.Clone(r.AdHocWebhooks)
+	c.Control.InputRefs = slices.Clone(r.Control.InputRefs)
+	c.StorageIDs = StorageIDs{
+		Datasets:       maps.Clone(r.StorageIDs.Datasets),
+		KeyValueStores: maps.Clone(r.StorageIDs.KeyValueStores),
+		RequestQueues:  maps.Clone(r.StorageIDs.RequestQueues),
+	}
+	return &c
 }
 
 // RunMeta says where a run came from.

@@ -97,6 +97,13 @@ type RunStore interface {
 	// transaction, failing with conflict if the run changed in between.
 	// record-not-found, or fn's error.
 	UpdateRun(ctx context.Context, id string, fn RunMutation) (*Run, error)
+	// UpdateRunFrom is UpdateRun for a caller that holds the run as the
+	// store had it at base.Version (returned by GetRun, UpdateRun or
+	// CreateRun): fn is applied to base.Clone() instead of a fresh read,
+	// and the write is made only while the stored run is still at that
+	// version. When it is not, UpdateRunFrom is UpdateRun (fn then runs
+	// again, on the run as stored). base itself is not changed.
+	UpdateRunFrom(ctx context.Context, base *Run, fn RunMutation) (*Run, error)
 	// DeleteRun deletes a run, its log, its ad-hoc webhooks and those of its
 	// default storages that no other run uses. record-not-found.
 	DeleteRun(ctx context.Context, id string) error

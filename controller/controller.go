@@ -525,6 +525,20 @@ func (c *Controller) update(ctx context.Context, id string, fn troupe.RunMutatio
 	}
 }
 
+// updateFrom is update for a caller that holds the run at base.Version
+// (troupe.RunStore.UpdateRunFrom): the store reads the run only when it
+// has moved on since.
+func (c *Controller) updateFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
+	r, err := c.cfg.Store.UpdateRunFrom(ctx, base, fn)
+	switch {
+	case errors.Is(err, errNoChange):
+		return c.cfg.Store.GetRun(ctx, base.ID)
+	case troupe.ErrorType(err) == troupe.ErrConflict:
+		return c.update(ctx, base.ID, fn)
+	}
+	return r, err
+}
+
 // now is the controller's clock reading as the store keeps times: UTC,
 // to the millisecond.
 func (c *Controller) now() time.Time {

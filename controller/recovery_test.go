@@ -179,6 +179,12 @@ func (s *racyStore) interleave(fn func(ctx context.Context, s troupe.Store)) {
 	s.other = fn
 }
 
+// UpdateRunFrom goes through UpdateRun, so that the other writer
+// interleaves there too.
+func (s *racyStore) UpdateRunFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
+	return s.UpdateRun(ctx, base.ID, fn)
+}
+
 func (s *racyStore) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
 	s.mu.Lock()
 	other := s.other
@@ -357,6 +363,10 @@ func (s *outage) GetRun(ctx context.Context, id string) (*troupe.Run, error) {
 		return nil, errDown
 	}
 	return s.Store.GetRun(ctx, id)
+}
+
+func (s *outage) UpdateRunFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
+	return s.UpdateRun(ctx, base.ID, fn)
 }
 
 func (s *outage) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {

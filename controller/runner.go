@@ -344,10 +344,17 @@ func (r *runner) pause(ctx context.Context) {
 	}
 }
 
-// update applies fn to the run (see Controller.update) and keeps the
-// result for the loop's next pass.
+// update applies fn to the run (see Controller.update), starting from the
+// run as the runner knows it while that is still the stored version
+// (Controller.updateFrom), and keeps the result for the loop's next pass.
 func (r *runner) update(ctx context.Context, fn troupe.RunMutation) (*troupe.Run, error) {
-	run, err := r.c.update(ctx, r.id, fn)
+	var run *troupe.Run
+	var err error
+	if r.known != nil {
+		run, err = r.c.updateFrom(ctx, r.known, fn)
+	} else {
+		run, err = r.c.update(ctx, r.id, fn)
+	}
 	if err == nil {
 		r.known, r.fresh = run, true
 	}

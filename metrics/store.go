@@ -37,7 +37,7 @@ var storeOps = []string{
 	"GetStorage", "GetStorageByName", "Head", "Heartbeat", "Instances", "LastRun", "ListActors",
 	"ListBuilds", "ListKeys", "ListRequests", "ListRuns", "ListStorages", "LockHead",
 	"ProlongRequestLock", "PushItems", "PutRecord", "ReadItems", "ReadLog", "RunStatus", "RunVersion",
-	"Setting", "UnlockRequests", "UpdateActor", "UpdateBuild", "UpdateRequest", "UpdateRun",
+	"Setting", "UnlockRequests", "UpdateActor", "UpdateBuild", "UpdateRequest", "UpdateRun", "UpdateRunFrom",
 	"UpdateStorage",
 	"ClaimDispatches", "CreateWebhook", "DeleteWebhook", "FinishCall", "GetDispatch", "GetWebhook",
 	"ListDispatches", "ListWebhooks", "NextDispatchAt", "TestWebhook", "UpdateWebhook",
@@ -91,18 +91,31 @@ func (s *store) CreateRun(ctx context.Context, r *troupe.Run, input *troupe.Reco
 // made: the run as fn received it in the transaction that committed,
 // against the run written.
 func (s *store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
+	return s.updateRun("UpdateRun", fn, func(fn troupe.RunMutation) (*troupe.Run, error) {
+		return s.Store.UpdateRun(ctx, id, fn)
+	})
+}
+
+// UpdateRunFrom counts as UpdateRun does.
+func (s *store) UpdateRunFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
+	return s.updateRun("UpdateRunFrom", fn, func(fn troupe.RunMutation) (*troupe.Run, error) {
+		return s.Store.UpdateRunFrom(ctx, base, fn)
+	})
+}
+
+func (s *store) updateRun(op string, fn troupe.RunMutation, update func(troupe.RunMutation) (*troupe.Run, error)) (*troupe.Run, error) {
 	var before struct {
 		status troupe.Status
 		owner  string
 	}
 	var fnErr error
 	t := time.Now()
-	r, err := s.Store.UpdateRun(ctx, id, func(r *troupe.Run, tx troupe.StorageTx) error {
+	r, err := update(func(r *troupe.Run, tx troupe.StorageTx) error {
 		before.status, before.owner = r.Status, r.Control.Owner
 		fnErr = fn(r, tx)
 		return fnErr
 	})
-	s.doneFn("UpdateRun", time.Since(t), err, fnErr)
+	s.doneFn(op, time.Since(t), err, fnErr)
 	if err != nil {
 		return r, err
 	}

@@ -679,3 +679,71 @@ func testRunStatus(t *testing.T, s troupe.Store) {
 		t.Fatalf("RunStatus of an unknown run: err = %v, want record-not-found", err)
 	}
 }
+
+// testRunUpdateFrom: UpdateRunFrom writes from the caller's copy while it
+// is the stored version, leaves that copy as it was, and loses no change
+// made meanwhile by another writer: with a stale copy it is UpdateRun.
+func testRunUpdateFrom(t *testing.T, s troupe.Store) {
+	ctx := t.Context()
+	created := newRun("a", base)
+	created.Usage = map[string]float64{"ACTOR_COMPUTE_UNITS": 0}
+	r := createRun(t, s, created)
+	read, err := s.GetRun(ctx, r.ID)
+	must(t, err)
+	before := mustJSON(t, read)
+
+	// From the stored version: written, and the copy is untouched.
+	upd, err := s.UpdateRunFrom(ctx, read, func(r *troupe.Run, _ troupe.StorageTx) error {
+		r.Usage["ACTOR_COMPUTE_UNITS"] = 1.5
+		r.SetStatusMessage("first", nil)
+		return nil
+	})
+	must(t, err)
+	if upd.Version != read.Version+1 || deref(upd.StatusMessage) != "first" || upd.Usage["ACTOR_COMPUTE_UNITS"] != 1.5 {
+		t.Fatalf("UpdateRunFrom returned version %d, message %q, usage %v", upd.Version, deref(upd.StatusMessage), upd.Usage)
+	}
+	if after := mustJSON(t, read); after != before || read.Version != r.Version {
+		t.Fatalf("UpdateRunFrom changed the caller's run:\n got %s\nwant %s", after, before)
+	}
+	got, err := s.GetRun(ctx, r.ID)
+	must(t, err)
+	sameJSON(t, "GetRun after UpdateRunFrom", got, upd)
+	sameJSON(t, "control after UpdateRunFrom", got.Control, upd.Control)
+
+	// From a stale copy (read is two versions behind now): the other
+	// writer's change is kept and fn sees the run as stored.
+	_, err = s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
+		r.Stats.RebootCount = 7
+		return nil
+	})
+	must(t, err)
+	var seen []int
+	upd, err = s.UpdateRunFrom(ctx, read, func(r *troupe.Run, _ troupe.StorageTx) error {
+		seen = append(seen, r.Stats.RebootCount)
+		r.SetStatusMessage("second", nil)
+		return nil
+	})
+	must(t, err)
+	if len(seen) == 0 || seen[len(seen)-1] != 7 {
+		t.Fatalf("fn saw rebootCount %v; its last call must see the stored 7", seen)
+	}
+	got, err = s.GetRun(ctx, r.ID)
+	must(t, err)
+	if got.Stats.RebootCount != 7 || deref(got.StatusMessage) != "second" || got.Version != r.Version+3 || upd.Version != got.Version {
+		t.Fatalf("after a stale UpdateRunFrom: rebootCount %d, message %q, version %d (returned %d); want 7, second, %d",
+			got.Stats.RebootCount, deref(got.StatusMessage), got.Version, upd.Version, r.Version+3)
+	}
+
+	// fn's error is returned and nothing is written.
+	boom := errors.New("boom")
+	_, err = s.UpdateRunFrom(ctx, got, func(r *troupe.Run, _ troupe.StorageTx) error {
+		r.SetStatusMessage("never", nil)
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("UpdateRunFrom with a failing fn: %v, want boom", err)
+	}
+	if again, err := s.GetRun(ctx, r.ID); err != nil || again.Version != got.Version || deref(again.StatusMessage) != "second" {
+		t.Fatalf("a failed UpdateRunFrom wrote: %+v, %v", again, err)
+	}
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Run/Version", testRunVersion},
 		{"Run/Status", testRunStatus},
 		{"Run/UpdateConcurrent", testRunUpdateConcurrent},
+		{"Run/UpdateFrom", testRunUpdateFrom},
 		{"Run/UpdateErrorWritesNothing", testRunUpdateError},
 		{"Run/UpdateRecordInTx", testRunUpdateRecordInTx},
 		{"Run/Delete", testRunDelete},
@@ -222,4 +223,12 @@ func ListRunIDs(t *testing.T, s troupe.Store, f troupe.RunFilter) []string {
 	runs, _, err := s.ListRuns(t.Context(), f)
 	must(t, err)
 	return runIDs(runs)
+}
+
+// deref returns *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

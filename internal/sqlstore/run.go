@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -283,38 +284,73 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation)
 		if err != nil {
 			return s.notFound(err, "Run")
 		}
-		ds, kvs, rq := r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID
-		prev, oldStatus := r.Version, r.Status
-		if err := fn(r, &storageTx{s: s, c: c}); err != nil {
-			return err
-		}
-		r.ID, r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID = id, ds, kvs, rq
-		r.Version = prev + 1
-		data, control, err := codec.EncodeRun(r)
-		if err != nil {
-			return err
-		}
-		res, err := c.Exec(ctx, `UPDATE runs SET act_id = ?, status = ?, started_at = ?,
-			version = ?, data = ?, control = ? WHERE id = ? AND version = ?`,
-			r.ActID, string(r.Status), s.t(r.StartedAt), r.Version, data, control, id, prev)
-		if err != nil {
-			return fmt.Errorf("update run: %w", err)
-		}
-		if affected(res) == 0 {
+		out, enq, err = s.applyRun(ctx, c, tx, r, fn)
+		if errors.Is(err, errStaleRun) {
 			return troupe.Errorf(troupe.ErrConflict, "Run %s was changed at the same time; try again.", id)
 		}
-		if ev := troupe.RunEvent(oldStatus, r); ev != "" {
-			if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewRunEvent(ev, r, s.now())); err != nil {
-				return err
-			}
-		}
-		out = r
-		return s.d.Notify(ctx, tx, id)
+		return err
 	})
 	if err := s.commit(err, s.changed(enq, id)...); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// UpdateRunFrom implements troupe.RunStore: UpdateRun without reading the
+// run first, while base is still the stored version.
+func (s *Store) UpdateRunFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
+	var out *troupe.Run
+	enq := false
+	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
+		var err error
+		out, enq, err = s.applyRun(ctx, c, tx, base.Clone(), fn)
+		return err
+	})
+	if errors.Is(err, errStaleRun) {
+		return s.UpdateRun(ctx, base.ID, fn)
+	}
+	if err := s.commit(err, s.changed(enq, base.ID)...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errStaleRun says that the run applyRun was given is no longer the stored
+// version.
+var errStaleRun = errors.New("run changed")
+
+// applyRun applies fn to r, the run as stored at r.Version, and writes the
+// result as the next version, failing with errStaleRun when the stored run
+// is no longer at r.Version. It enqueues the webhook dispatches of a status
+// change that is an event (enq says whether it did).
+func (s *Store) applyRun(ctx context.Context, c conn, tx *sql.Tx, r *troupe.Run, fn troupe.RunMutation) (out *troupe.Run, enq bool, err error) {
+	id := r.ID
+	ds, kvs, rq := r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID
+	prev, oldStatus := r.Version, r.Status
+	if err := fn(r, &storageTx{s: s, c: c}); err != nil {
+		return nil, false, err
+	}
+	r.ID, r.DefaultDatasetID, r.DefaultKeyValueStoreID, r.DefaultRequestQueueID = id, ds, kvs, rq
+	r.Version = prev + 1
+	data, control, err := codec.EncodeRun(r)
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := c.Exec(ctx, `UPDATE runs SET act_id = ?, status = ?, started_at = ?,
+		version = ?, data = ?, control = ? WHERE id = ? AND version = ?`,
+		r.ActID, string(r.Status), s.t(r.StartedAt), r.Version, data, control, id, prev)
+	if err != nil {
+		return nil, false, fmt.Errorf("update run: %w", err)
+	}
+	if affected(res) == 0 {
+		return nil, false, errStaleRun
+	}
+	if ev := troupe.RunEvent(oldStatus, r); ev != "" {
+		if enq, err = s.enqueueEvent(ctx, c, tx, troupe.NewRunEvent(ev, r, s.now())); err != nil {
+			return nil, false, err
+		}
+	}
+	return r, enq, s.d.Notify(ctx, tx, id)
 }
 
 // storageTx is the troupe.StorageTx UpdateRun hands to its mutation.
