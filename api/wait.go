@@ -55,13 +55,38 @@ func waitFor[T any](ctx context.Context, store troupe.Store, id string, d time.D
 // waitRun waits up to d for the run to be terminal and returns it. While
 // it waits it looks at the run's status only, and reads the whole run once
 // the status is terminal.
+//
+// A run this server's controller has just ended is taken from the
+// controller (finishedRuns) while the stored run is still that version,
+// instead of being read again.
 func (s *Server) waitRun(ctx context.Context, id string, d time.Duration) (*troupe.Run, error) {
+	finished := func() (*troupe.Run, bool) {
+		if fr, ok := s.cfg.Controller.(finishedRuns); ok {
+			return fr.FinishedRun(id)
+		}
+		return nil, false
+	}
 	return waitFor(ctx, s.store, id, d, func(ctx context.Context) (*troupe.Run, error) {
+		if r, ok := finished(); ok {
+			if v, err := s.store.RunVersion(ctx, id); err == nil && v == r.Version {
+				return r, nil
+			}
+		}
 		return s.getRun(ctx, id)
 	}, func(r *troupe.Run) bool { return r.Status.Terminal() }, func(ctx context.Context) bool {
+		if _, ok := finished(); ok {
+			return true // get looks at the version only
+		}
 		st, err := s.store.RunStatus(ctx, id)
 		return err != nil || st.Terminal()
 	}, s.finishWoken)
+}
+
+// finishedRuns is a Controller that keeps the runs it has just ended.
+type finishedRuns interface {
+	// FinishedRun returns the run id as the controller ended it, if it
+	// did so recently, as a copy whose fields the caller may set.
+	FinishedRun(id string) (*troupe.Run, bool)
 }
 
 // finishWoken passes the finish of a run a wait was woken for to

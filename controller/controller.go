@@ -110,6 +110,10 @@ type Controller struct {
 	// (DataDir/artifacts/DIGEST).
 	artifacts *artifact.Cache
 
+	// finished keeps the runs this controller ended last (FinishedRun).
+	finishedMu sync.Mutex
+	finished   map[string]*troupe.Run
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -537,6 +541,37 @@ func (c *Controller) updateFrom(ctx context.Context, base *troupe.Run, fn troupe
 		return c.update(ctx, base.ID, fn)
 	}
 	return r, err
+}
+
+// maxFinished bounds the runs FinishedRun keeps: a client waiting for a
+// run asks for it right after it ends.
+const maxFinished = 256
+
+// keepFinished keeps run, which this controller has just written with a
+// terminal status, for FinishedRun.
+func (c *Controller) keepFinished(run *troupe.Run) {
+	c.finishedMu.Lock()
+	defer c.finishedMu.Unlock()
+	if c.finished == nil || len(c.finished) >= maxFinished {
+		c.finished = make(map[string]*troupe.Run, maxFinished)
+	}
+	c.finished[run.ID] = run
+}
+
+// FinishedRun returns the run id as this controller wrote it when it ended
+// the run, if that was recently, as a copy whose fields the caller may set
+// (not what they point to). The caller checks that its Version is still
+// the stored one: the run may have changed since (a status message, a
+// resurrection).
+func (c *Controller) FinishedRun(id string) (*troupe.Run, bool) {
+	c.finishedMu.Lock()
+	r, ok := c.finished[id]
+	c.finishedMu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	cp := *r
+	return &cp, true
 }
 
 // now is the controller's clock reading as the store keeps times: UTC,

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,19 @@ func TestStartAndExit(t *testing.T) {
 			t.Errorf("durationMillis = %d, want 1500 (by the controller's clock)", r.Stats.DurationMillis)
 		}
 		b.wantLog(r.ID, "hello from the actor")
+		// The controller keeps the run as it ended it, for the API's
+		// waits; each caller gets a copy of its own.
+		kept, ok := c.FinishedRun(r.ID)
+		if !ok {
+			t.Fatal("FinishedRun: the run just ended is not kept")
+		}
+		if kept.Version != r.Version || kept.Status != troupe.StatusSucceeded || !reflect.DeepEqual(kept.Stats, r.Stats) {
+			t.Errorf("FinishedRun = version %d, %s, %+v; want the stored version %d, %+v", kept.Version, kept.Status, kept.Stats, r.Version, r.Stats)
+		}
+		kept.Status = troupe.StatusFailed
+		if again, _ := c.FinishedRun(r.ID); again.Status != troupe.StatusSucceeded {
+			t.Error("a caller's change to its copy reached the kept run")
+		}
 	})
 	t.Run("NonZeroExitFails", func(t *testing.T) {
 		t.Parallel()

@@ -357,6 +357,9 @@ func (r *runner) update(ctx context.Context, fn troupe.RunMutation) (*troupe.Run
 	}
 	if err == nil {
 		r.known, r.fresh = run, true
+		if run.Status.Terminal() {
+			r.c.keepFinished(run)
+		}
 	}
 	return run, err
 }
