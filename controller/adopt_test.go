@@ -97,7 +97,8 @@ func TestAdoptAfterRestart(t *testing.T) {
 		t.Errorf("migrationCount %d, generation %d; an adopted run is not restarted", r.Stats.MigrationCount, r.Control.Generation)
 	}
 	log := b.readLog(r.ID)
-	for _, line := range []string{"before the restart", "after the restart"} {
+	for _, line := range []string{"before the restart", "after the restart",
+		"[troupe] troupe instance a took over the run and follows its process, which goes on running."} {
 		if n := strings.Count(log, line); n != 1 {
 			t.Errorf("log has %q %d times:\n%s", line, n, log)
 		}

@@ -507,6 +507,7 @@ func (r *runner) adopt(ctx context.Context, run *troupe.Run) {
 		r.proc, r.procGen = p, gen
 		r.memBytes = int64(run.Options.MemoryMbytes) << 20
 		r.setShared(p, r.memBytes)
+		r.sink.system(fmt.Sprintf("troupe instance %s took over the run and follows its process, which goes on running.", r.c.cfg.Instance))
 		return
 	}
 	forbid := r.c.restartsForbidden(ctx, run.ActID)

@@ -167,22 +167,6 @@ func kubeReplica(t *testing.T, flags []string, url, name string, fd *frontDoor) 
 	return s
 }
 
-// waitGauge polls the server's metrics until series has value want.
-func waitGauge(t *testing.T, s *server, series string, want float64) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := s.scrapeMetrics(t)[series]
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is %v after 60s, want %v", series, got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestKubeReplicaDiesItsPodIsAdopted: two replicas on one PostgreSQL run
 // their runs as pods. The replica that owns a running run is killed with
 // SIGKILL; the other one takes the run over, adopts its pod (the same pod,
@@ -211,10 +195,12 @@ func TestKubeReplicaDiesItsPodIsAdopted(t *testing.T) {
 
 	a.crash()
 	fd.to(t, b)
-	// b adopts the pod once a's lease expired: it then counts it.
-	waitGauge(t, b, "troupe_run_processes", 1)
-	if n := b.scrapeMetrics(t)["troupe_run_takeovers_total"]; n != 1 {
-		t.Errorf("b counts %v takeovers, want 1", n)
+	// b adopts the pod once a's lease expired, says so in the run's log,
+	// and counts the process and the takeover.
+	b.waitLog(t, run.ID, "troupe instance kube-adopt-b took over the run and follows its process")
+	m := b.scrapeMetrics(t)
+	if m["troupe_run_processes"] != 1 || m["troupe_run_takeovers_total"] != 1 {
+		t.Errorf("b counts %v processes and %v takeovers, want 1 and 1", m["troupe_run_processes"], m["troupe_run_takeovers_total"])
 	}
 	after := onePod(t, pods, run.ID)
 	if after.UID != before.UID {
