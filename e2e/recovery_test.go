@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bufio"
 	"context"
 	"github.com/troupehq/troupe/client"
 	"strings"
@@ -60,17 +61,23 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
-// waitCount waits until the run's log holds want n times.
+// waitCount waits until the run's log holds want n times, following the
+// log's stream.
 func waitCount(t *testing.T, s *server, runID, want string, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
 	defer cancel()
-	for ctx.Err() == nil {
-		log, err := s.c.Run(runID).Log().Get(ctx)
-		if err == nil && strings.Count(log, want) >= n {
+	stream, err := s.c.Run(runID).Log().Stream(ctx)
+	if err != nil {
+		t.Fatalf("stream log: %v", err)
+	}
+	defer stream.Close()
+	sc := bufio.NewScanner(stream)
+	seen := 0
+	for sc.Scan() {
+		if seen += strings.Count(sc.Text(), want); seen >= n {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("log of %s never had %q %d times:\n%s", runID, want, n, s.log(t, runID))
 }
