@@ -108,7 +108,7 @@ func (c *stmtCacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 		_ = c.execTx(context.Background(), "ROLLBACK")
 		return nil, err
 	}
-	return &cachedTx{c: c, ctx: ctx}, nil
+	return &cachedTx{c: c}, nil
 }
 
 // execTx runs a BEGIN, COMMIT or ROLLBACK through its cached statement.
@@ -122,16 +122,16 @@ func (c *stmtCacheConn) execTx(ctx context.Context, query string) error {
 	return err
 }
 
-// cachedTx is a transaction begun by stmtCacheConn.BeginTx. Its COMMIT
-// stops waiting for a lock once the context given to BeginTx ends, as
-// database/sql documents; ROLLBACK always runs.
-type cachedTx struct {
-	c   *stmtCacheConn
-	ctx context.Context
-}
+// cachedTx is a transaction begun by stmtCacheConn.BeginTx. database/sql
+// rolls it back instead of committing once the context given to BeginTx
+// has ended; a COMMIT that has begun runs to its end, whatever that
+// context: in WAL mode it waits for no lock of another connection, and an
+// interrupted one could report a failure for a transaction that is
+// committed.
+type cachedTx struct{ c *stmtCacheConn }
 
 func (t *cachedTx) Commit() error {
-	err := t.c.execTx(t.ctx, "COMMIT")
+	err := t.c.execTx(context.Background(), "COMMIT")
 	if err != nil {
 		_ = t.c.execTx(context.Background(), "ROLLBACK")
 	}
