@@ -99,10 +99,10 @@ type RunStore interface {
 	UpdateRun(ctx context.Context, id string, fn RunMutation) (*Run, error)
 	// UpdateRunFrom is UpdateRun for a caller that holds the run as the
 	// store had it at base.Version (returned by GetRun, UpdateRun or
-	// CreateRun): fn is applied to base.Clone() instead of a fresh read,
-	// and the write is made only while the stored run is still at that
-	// version. When it is not, UpdateRunFrom is UpdateRun (fn then runs
-	// again, on the run as stored). base itself is not changed.
+	// CreateRun): while the stored run is still at that version, fn is
+	// applied to base.Clone() instead of a fresh read of the whole run;
+	// otherwise to the run as stored, as UpdateRun does. base itself is
+	// not changed. record-not-found, conflict, or fn's error.
 	UpdateRunFrom(ctx context.Context, base *Run, fn RunMutation) (*Run, error)
 	// DeleteRun deletes a run, its log, its ad-hoc webhooks and those of its
 	// default storages that no other run uses. record-not-found.

@@ -710,8 +710,8 @@ func testRunUpdateFrom(t *testing.T, s troupe.Store) {
 	sameJSON(t, "GetRun after UpdateRunFrom", got, upd)
 	sameJSON(t, "control after UpdateRunFrom", got.Control, upd.Control)
 
-	// From a stale copy (read is two versions behind now): the other
-	// writer's change is kept and fn sees the run as stored.
+	// From a stale copy (read is two versions behind now): fn sees the
+	// run as stored, and the other writer's change is kept.
 	_, err = s.UpdateRun(ctx, r.ID, func(r *troupe.Run, _ troupe.StorageTx) error {
 		r.Stats.RebootCount = 7
 		return nil
@@ -746,4 +746,9 @@ func testRunUpdateFrom(t *testing.T, s troupe.Store) {
 	if again, err := s.GetRun(ctx, r.ID); err != nil || again.Version != got.Version || deref(again.StatusMessage) != "second" {
 		t.Fatalf("a failed UpdateRunFrom wrote: %+v, %v", again, err)
 	}
+
+	// A deleted run is not found, whatever copy the caller holds.
+	must(t, s.DeleteRun(ctx, r.ID))
+	_, err = s.UpdateRunFrom(ctx, got, func(*troupe.Run, troupe.StorageTx) error { return nil })
+	wantType(t, err, troupe.ErrRecordNotFound)
 }

@@ -277,12 +277,22 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*troupe.Run, error) {
 // (troupe.RunEvent) enqueues the dispatches of the webhooks it triggers in
 // the same transaction.
 func (s *Store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation) (*troupe.Run, error) {
+	return s.updateRun(ctx, id, nil, fn)
+}
+
+// UpdateRunFrom implements troupe.RunStore: UpdateRun that reads only the
+// run's version when base is still the stored one.
+func (s *Store) UpdateRunFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
+	return s.updateRun(ctx, base.ID, base, fn)
+}
+
+func (s *Store) updateRun(ctx context.Context, id string, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
 	var out *troupe.Run
 	enq := false
 	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
-		r, err := scanRun(c.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`+s.forUpdate(""), id))
+		r, err := s.lockRun(ctx, c, id, base)
 		if err != nil {
-			return s.notFound(err, "Run")
+			return err
 		}
 		out, enq, err = s.applyRun(ctx, c, tx, r, fn)
 		if errors.Is(err, errStaleRun) {
@@ -296,27 +306,29 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn troupe.RunMutation)
 	return out, nil
 }
 
-// UpdateRunFrom implements troupe.RunStore: UpdateRun without reading the
-// run first, while base is still the stored version.
-func (s *Store) UpdateRunFrom(ctx context.Context, base *troupe.Run, fn troupe.RunMutation) (*troupe.Run, error) {
-	var out *troupe.Run
-	enq := false
-	err := s.write(ctx, func(c conn, tx *sql.Tx) error {
-		var err error
-		out, enq, err = s.applyRun(ctx, c, tx, base.Clone(), fn)
-		return err
-	})
-	if errors.Is(err, errStaleRun) {
-		return s.UpdateRun(ctx, base.ID, fn)
+// lockRun locks the run's row (where the database locks rows) and returns
+// the run as stored: a clone of base when base is at the stored version,
+// else the row read and decoded. record-not-found.
+func (s *Store) lockRun(ctx context.Context, c conn, id string, base *troupe.Run) (*troupe.Run, error) {
+	if base != nil {
+		var v int64
+		err := c.QueryRow(ctx, `SELECT version FROM runs WHERE id = ?`+s.forUpdate(""), id).Scan(&v)
+		if err != nil {
+			return nil, s.notFound(err, "Run")
+		}
+		if v == base.Version {
+			return base.Clone(), nil
+		}
 	}
-	if err := s.commit(err, s.changed(enq, base.ID)...); err != nil {
-		return nil, err
+	r, err := scanRun(c.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`+s.forUpdate(""), id))
+	if err != nil {
+		return nil, s.notFound(err, "Run")
 	}
-	return out, nil
+	return r, nil
 }
 
 // errStaleRun says that the run applyRun was given is no longer the stored
-// version.
+// version (a write that does not lock rows came in between).
 var errStaleRun = errors.New("run changed")
 
 // applyRun applies fn to r, the run as stored at r.Version, and writes the
