@@ -31,13 +31,26 @@ func (s *Server) getBuildArtifact(w http.ResponseWriter, r *http.Request) error 
 		return troupe.Errorf(troupe.ErrRecordNotFound,
 			"Build %s has no archive: it has not succeeded, or was made before troupe kept build archives.", id)
 	}
-	etag := `"sha256:` + b.Artifact + `"`
+	etag := archiveETag(b.Artifact)
 	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag) {
 		w.Header().Set("ETag", etag)
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	rc, size, err := s.store.OpenArtifact(r.Context(), b.Artifact)
+	return s.sendArchive(w, r, b.Artifact, func(h http.Header) {
+		if raw, err := hex.DecodeString(b.Artifact); err == nil {
+			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
+		}
+		h.Set("Content-Disposition", `attachment; filename="build-`+id+`.tar.gz"`)
+	}, "send build archive", id)
+}
+
+// sendArchive answers 200 with the archive of this sha256 digest from the
+// store, streamed: gzip, its length, the digest in the ETag, and the
+// headers more sets. A failure once the status is sent (the client then
+// sees a short body) is logged as what, with the build's id.
+func (s *Server) sendArchive(w http.ResponseWriter, r *http.Request, digest string, more func(http.Header), what, buildID string) error {
+	rc, size, err := s.store.OpenArtifact(r.Context(), digest)
 	if err != nil {
 		return err
 	}
@@ -45,15 +58,16 @@ func (s *Server) getBuildArtifact(w http.ResponseWriter, r *http.Request) error 
 	h := w.Header()
 	h.Set("Content-Type", "application/gzip")
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	h.Set("ETag", etag)
-	if raw, err := hex.DecodeString(b.Artifact); err == nil {
-		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
+	h.Set("ETag", archiveETag(digest))
+	if more != nil {
+		more(h)
 	}
-	h.Set("Content-Disposition", `attachment; filename="build-`+id+`.tar.gz"`)
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, rc); err != nil {
-		// The status is sent: the client sees a short body.
-		s.log.Warn("send build archive", "build", id, "err", err)
+		s.log.Warn(what, "build", buildID, "err", err)
 	}
 	return nil
 }
+
+// archiveETag is the ETag of the archive with this sha256 digest.
+func archiveETag(digest string) string { return `"sha256:` + digest + `"` }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/troupehq/troupe"
@@ -68,20 +67,7 @@ func (s *Server) getInstallSource(w http.ResponseWriter, r *http.Request, b *tro
 	if b.InstallSource == "" {
 		return troupe.Errorf(troupe.ErrRecordNotFound, "Build %s has no install source.", b.ID)
 	}
-	rc, size, err := s.store.OpenArtifact(r.Context(), b.InstallSource)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	h := w.Header()
-	h.Set("Content-Type", "application/gzip")
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	h.Set("ETag", `"sha256:`+b.InstallSource+`"`)
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		s.log.Warn("send install source", "build", b.ID, "err", err)
-	}
-	return nil
+	return s.sendArchive(w, r, b.InstallSource, nil, "send install source", b.ID)
 }
 
 // installResult is the answer to an upload.
