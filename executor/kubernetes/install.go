@@ -39,16 +39,7 @@ const installDeleteWait = 30 * time.Second
 // fetchSourceScript is what the fetch-source container runs: download the
 // build's source archive with the build's token, check its sha256, unpack
 // it into the work folder.
-const fetchSourceScript = `set -eu
-wget -q -O /tmp/source.tar.gz --header "Authorization: Bearer $TROUPE_BUILD_TOKEN" "$TROUPE_SOURCE_URL"
-sum=$(sha256sum /tmp/source.tar.gz | cut -d ' ' -f 1)
-if [ "$sum" != "$TROUPE_SOURCE_SHA256" ]; then
-	echo "the source archive's sha256 is $sum, not the build's $TROUPE_SOURCE_SHA256" >&2
-	exit 1
-fi
-tar -xzf /tmp/source.tar.gz -C "$TROUPE_WORKDIR"
-rm -f /tmp/source.tar.gz
-`
+var fetchSourceScript = archiveFetchScript("the source archive", "TROUPE_BUILD_TOKEN", "TROUPE_SOURCE_URL", "TROUPE_SOURCE_SHA256")
 
 // uploadScript is what the upload container runs once the install has
 // succeeded: pack the work folder and POST it with the build's token, in

@@ -22,16 +22,24 @@ const mbytesPerCore = 4096
 // fetchScript is what the init container runs: download the build's
 // archive with the run's token, check its sha256, unpack it into the work
 // folder.
-const fetchScript = `set -eu
-wget -q -O /tmp/build.tar.gz --header "Authorization: Bearer $APIFY_TOKEN" "$TROUPE_ARTIFACT_URL"
-sum=$(sha256sum /tmp/build.tar.gz | cut -d ' ' -f 1)
-if [ "$sum" != "$TROUPE_ARTIFACT_SHA256" ]; then
-	echo "the archive's sha256 is $sum, not the build's $TROUPE_ARTIFACT_SHA256" >&2
+var fetchScript = archiveFetchScript("the archive", "APIFY_TOKEN", "TROUPE_ARTIFACT_URL", "TROUPE_ARTIFACT_SHA256")
+
+// archiveFetchScript returns the shell script of a container that
+// downloads the archive at $urlVar with the bearer token in $tokenVar,
+// fails unless its sha256 is $sumVar (what names the archive in the
+// message), and unpacks it into $TROUPE_WORKDIR.
+func archiveFetchScript(what, tokenVar, urlVar, sumVar string) string {
+	return `set -eu
+wget -q -O /tmp/archive.tar.gz --header "Authorization: Bearer $` + tokenVar + `" "$` + urlVar + `"
+sum=$(sha256sum /tmp/archive.tar.gz | cut -d ' ' -f 1)
+if [ "$sum" != "$` + sumVar + `" ]; then
+	echo "` + what + `'s sha256 is $sum, not the build's $` + sumVar + `" >&2
 	exit 1
 fi
-tar -xzf /tmp/build.tar.gz -C "$TROUPE_WORKDIR"
-rm -f /tmp/build.tar.gz
+tar -xzf /tmp/archive.tar.gz -C "$TROUPE_WORKDIR"
+rm -f /tmp/archive.tar.gz
 `
+}
 
 // NormalizeImage returns the full name of an image reference, with its
 // registry and tag (node:20 is docker.io/library/node:20).
