@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"encoding/json"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/troupehq/troupe/client"
 	kubeexec "github.com/troupehq/troupe/executor/kubernetes"
+	"github.com/troupehq/troupe/kubetest"
 	"github.com/troupehq/troupe/pgtest"
 )
 
@@ -36,14 +36,7 @@ func kubeServer(t *testing.T) (*server, kubernetes.Interface, string) {
 // client of the cluster and the pods' namespace.
 func kubeFlags(t *testing.T) ([]string, kubernetes.Interface, string) {
 	t.Helper()
-	cfg, args := os.Getenv("KUBECONFIG"), os.Getenv("TROUPE_KUBE_SERVE_ARGS")
-	if cfg == "" || args == "" {
-		msg := "no test cluster: start one with `scripts/kube-up DIR` and export the KUBECONFIG it prints, and its TROUPE_SERVE_ARGS as TROUPE_KUBE_SERVE_ARGS (scripts/test does both)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	cfg, args := kubetest.Cluster(t)
 	flags := strings.Fields(args)
 	ns := "default"
 	for i, f := range flags {

@@ -21,6 +21,7 @@ import (
 	"github.com/troupehq/troupe/executor/executortest"
 	kubeexec "github.com/troupehq/troupe/executor/kubernetes"
 	"github.com/troupehq/troupe/internal/artifact"
+	"github.com/troupehq/troupe/kubetest"
 )
 
 // cluster is the test cluster that scripts/kube-up started: its client and
@@ -41,14 +42,7 @@ const startDelay = 2 * time.Minute
 // Without them the test fails under CI and is skipped elsewhere.
 func testCluster(t *testing.T) *cluster {
 	t.Helper()
-	cfgPath, args := os.Getenv("KUBECONFIG"), os.Getenv("TROUPE_KUBE_SERVE_ARGS")
-	if cfgPath == "" || args == "" {
-		msg := "no test cluster: start one with `scripts/kube-up DIR` and export the KUBECONFIG it prints, and its TROUPE_SERVE_ARGS as TROUPE_KUBE_SERVE_ARGS (scripts/test does both)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	cfgPath, args := kubetest.Cluster(t)
 	c := &cluster{}
 	var maps []string
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
