@@ -149,14 +149,20 @@ func BenchmarkAppendLog(b *testing.B) {
 	}
 }
 
-// BenchmarkGetRun measures reading one run among many.
-func BenchmarkGetRun(b *testing.B) {
+// benchRuns opens a database holding n runs and returns their ids.
+func benchRuns(b *testing.B, n int) (*sqlite.DB, []string) {
 	db := openDB(b)
-	ctx := context.Background()
-	var ids []string
-	for range 1000 {
+	ids := make([]string, 0, n)
+	for range n {
 		ids = append(ids, benchRun(b, db).ID)
 	}
+	return db, ids
+}
+
+// BenchmarkGetRun measures reading one run among many.
+func BenchmarkGetRun(b *testing.B) {
+	db, ids := benchRuns(b, 1000)
+	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		if _, err := db.GetRun(ctx, ids[i%len(ids)]); err != nil {
@@ -168,12 +174,8 @@ func BenchmarkGetRun(b *testing.B) {
 // BenchmarkRunStatus measures the look at a run's status that
 // waitForFinish takes at each change of the run, against BenchmarkGetRun.
 func BenchmarkRunStatus(b *testing.B) {
-	db := openDB(b)
+	db, ids := benchRuns(b, 1000)
 	ctx := context.Background()
-	var ids []string
-	for range 1000 {
-		ids = append(ids, benchRun(b, db).ID)
-	}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		if _, err := db.RunStatus(ctx, ids[i%len(ids)]); err != nil {
